@@ -1,0 +1,32 @@
+namespace StreamKit.Device;
+
+/// <summary>
+/// A device's migration data channel: the <c>data_fd</c> of one saving or resuming session.
+/// Reads and writes are blocking calls into the device (as read()/write() on data_fd are);
+/// callers run them on their own threads.
+/// </summary>
+public interface IMigrationDataChannel : IDisposable
+{
+    /// <summary>True for a saving session (read side), false for a resuming session (write side).</summary>
+    bool IsSaving { get; }
+
+    /// <summary>
+    /// Reads up to <paramref name="buffer"/>.Length bytes straight into the caller's buffer.
+    /// A 0-byte read in PRE_COPY is <see cref="DataReadStatus.TemporaryEnd"/>, in STOP_COPY
+    /// <see cref="DataReadStatus.FinalEnd"/>; ENODEV is <see cref="DataReadStatus.DeadSession"/>.
+    /// </summary>
+    /// <exception cref="DeviceException">Any other failure, with its errno.</exception>
+    DataReadResult Read(Span<byte> buffer);
+
+    /// <summary>Writes all of <paramref name="data"/>, looping over partial writes.</summary>
+    /// <exception cref="DeviceException">The device refused the bytes (errno, e.g. EFAULT/ENOMEM: incompatible), or the session is dead.</exception>
+    void Write(ReadOnlySpan<byte> data);
+
+    /// <summary>
+    /// <c>VFIO_MIG_GET_PRECOPY_INFO</c> (flags zeroed). Valid only in PRE_COPY(_P2P). Some drivers
+    /// (mlx5) produce new dirty data only from inside this call, so pumps call it between reads.
+    /// </summary>
+    /// <returns>The hints, or null when the session is dead (ENODEV).</returns>
+    /// <exception cref="DeviceException">Any other failure.</exception>
+    PrecopyInfo? GetPrecopyInfo();
+}
