@@ -71,6 +71,7 @@ internal sealed class MigrationChecks(string api, CheckRunner runner)
             Check("B_reset_and_resume_again", BResetAndResumeAgain);
             Check("reset_in_precopy", ResetInPrecopy);
             Check("async_reset_detected", AsyncResetDetected);
+            Check("out_of_sync_data_fd", OutOfSyncDataFd);
             Check("direct_stop_copy", DirectStopCopy);
         }
         finally
@@ -434,6 +435,33 @@ internal sealed class MigrationChecks(string api, CheckRunner runner)
         using var fresh = A.SetState(MigrationState.PreCopy) ?? throw new CheckFailedException("no fresh PRE_COPY channel");
         Expect(A.SetState(MigrationState.Running) is null, "cancel");
         return $"hidden reset → precopy info null (mtty: EINVAL, kernel state RUNNING), SetState → DeadSession before any SET; A never stopped; fresh PRE_COPY works ({e.Message})";
+    }
+
+    private static int OpenFds() => Directory.GetFiles("/proc/self/fd").Length;
+
+    private string OutOfSyncDataFd()
+    {
+        // Without the pre-SET GET, a hidden reset is only seen when the kernel answers
+        // PRE_COPY → STOP_COPY (which must keep the fd) with a brand-new data_fd.
+        using var channel = A.SetState(MigrationState.PreCopy) ?? throw new CheckFailedException("no PRE_COPY channel");
+        A.CheckKernelStateBeforeSet = false;
+        try
+        {
+            Expect(LibC.Ioctl(A.DeviceFd, VfioIoctl.DeviceReset, 0) == 0, $"raw VFIO_DEVICE_RESET failed {ErrnoText(LibC.LastErrno)}");
+            int fds = OpenFds();
+            var e = ExpectDeviceError(DeviceErrorKind.DeadSession, () => A.SetState(MigrationState.StopCopy), "PRE_COPY → STOP_COPY after a hidden reset");
+            Expect(e.Message.Contains("out of sync"), $"message: {e.Message}");
+            Expect(OpenFds() == fds, $"{OpenFds() - fds} fds leaked: the unexpected data_fd was not closed");
+            Expect(e.State == MigrationState.StopCopy, $"exception state {e.State}");
+            Expect(channel.Read(stackalloc byte[8]).Status == DataReadStatus.DeadSession, "old channel still alive");
+        }
+        finally
+        {
+            A.CheckKernelStateBeforeSet = true;
+        }
+        // The reset device went RUNNING → … → STOP_COPY: bring it back.
+        Expect(A.SetState(MigrationState.Running) is null && A.GetState() == MigrationState.Running, $"A is {A.GetState()}");
+        return "the kernel walked RUNNING → STOP_COPY and handed out a new fd: closed (no fd leaked), DeadSession 'data_fd out of sync', device STOP_COPY then back to RUNNING";
     }
 
     private string DirectStopCopy()

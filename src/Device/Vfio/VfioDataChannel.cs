@@ -20,6 +20,7 @@ internal sealed unsafe class VfioDataChannel : IMigrationDataChannel
     private volatile bool _ended;
     private long _position;
     private int _writeFailure; // errno of the first failed write; the session is then unusable
+    private DeviceErrorKind _writeFailureKind;
 
     /// <param name="fd">The data_fd, owned from now on.</param>
     /// <param name="isSaving">True for a saving session (PRE_COPY/STOP_COPY), false for RESUMING.</param>
@@ -99,7 +100,7 @@ internal sealed unsafe class VfioDataChannel : IMigrationDataChannel
     {
         int failed = WriteFailure;
         if (failed != 0)
-            throw new DeviceException(DeviceErrorKind.Incompatible,
+            throw new DeviceException(_writeFailureKind,
                 "an earlier write of this resuming session failed; the device must be reset, not written further", failed);
         fixed (byte* start = data)
         {
@@ -115,9 +116,8 @@ internal sealed unsafe class VfioDataChannel : IMigrationDataChannel
                 }
                 int errno = n == 0 ? 0 : LibC.LastErrno;
                 if (errno == Errno.EINTR) continue;
-                Volatile.Write(ref _writeFailure, errno == 0 ? Errno.EIO : errno);
                 var state = _owner?.TryGetKernelState();
-                throw errno switch
+                var failure = errno switch
                 {
                     Errno.EFAULT or Errno.ENOMEM or Errno.EOPNOTSUPP or Errno.EINVAL => new DeviceException(DeviceErrorKind.Incompatible,
                         $"the destination device refused the state at stream offset {Position} (incompatible or malformed state)", errno, state),
@@ -126,6 +126,9 @@ internal sealed unsafe class VfioDataChannel : IMigrationDataChannel
                     0 => new DeviceException(DeviceErrorKind.IoFailed, $"write to data_fd accepted 0 bytes at stream offset {Position}", 0, state),
                     _ => new DeviceException(DeviceErrorKind.IoFailed, $"write to data_fd failed at stream offset {Position}", errno, state),
                 };
+                _writeFailureKind = failure.Kind;
+                Volatile.Write(ref _writeFailure, errno == 0 ? Errno.EIO : errno);
+                throw failure;
             }
         }
     }

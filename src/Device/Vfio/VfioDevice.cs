@@ -92,6 +92,12 @@ public sealed class VfioDevice : IMigrationDevice
     /// <summary>The device fd (lab tests use it to reset the device behind this object's back).</summary>
     internal FdHandle DeviceFd => _fds.Device;
 
+    /// <summary>
+    /// Read the kernel's state before every SET (default). Lab tests turn it off to drive the kernel into
+    /// the second line of defence: a SET that hands out an unexpected data_fd.
+    /// </summary>
+    internal bool CheckKernelStateBeforeSet { get; set; } = true;
+
     /// <summary>SET MIG_DEVICE_STATE ioctls issued so far: proves refused transitions never reached the kernel.</summary>
     internal int StateSetCalls => Volatile.Read(ref _setCalls);
 
@@ -112,7 +118,7 @@ public sealed class VfioDevice : IMigrationDevice
 
             // The truth is the kernel's state: the forbidden-arc guard must see it, or a reset device
             // could be sent down a path we never planned.
-            var actual = ReadKernelState();
+            var actual = CheckKernelStateBeforeSet ? ReadKernelState() : _believed;
             if (MigrationPaths.IsForbidden(actual, target))
                 throw new DeviceException(DeviceErrorKind.TransitionRefused,
                     $"{actual} → {target} is never requested: the kernel forbids it and older kernels lock up on it", state: actual);

@@ -1,0 +1,23 @@
+using Xunit;
+
+namespace StreamKit.Tests.Lab;
+
+/// <summary>A fact that needs the VFIO lab; skipped, with the reason shown, where the lab cannot run.</summary>
+public sealed class VfioLabFactAttribute : FactAttribute
+{
+    /// <summary>Sets <see cref="FactAttribute.Skip"/> when the lab is missing (xunit 2 has no runtime skip).</summary>
+    public VfioLabFactAttribute()
+    {
+        if (VfioLabEnvironment.SkipReason is { } reason) Skip = reason;
+    }
+}
+
+/// <summary>A theory that needs the VFIO lab; every row is skipped, with the reason shown, where the lab cannot run.</summary>
+public sealed class VfioLabTheoryAttribute : TheoryAttribute
+{
+    /// <summary>Sets <see cref="FactAttribute.Skip"/> when the lab is missing.</summary>
+    public VfioLabTheoryAttribute()
+    {
+        if (VfioLabEnvironment.SkipReason is { } reason) Skip = reason;
+    }
+}
