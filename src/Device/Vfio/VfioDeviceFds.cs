@@ -97,7 +97,9 @@ internal sealed unsafe class VfioDeviceFds : IDisposable
         {
             int version = LibC.Ioctl(container, VfioIoctl.GetApiVersion, 0);
             if (version != VfioIoctl.ApiVersion)
-                throw new DeviceException(DeviceErrorKind.Unavailable, $"VFIO API version {version}, expected {VfioIoctl.ApiVersion}");
+                throw new DeviceException(DeviceErrorKind.Unavailable, version < 0
+                    ? "VFIO_GET_API_VERSION failed on /dev/vfio/vfio"
+                    : $"VFIO API version {version}, expected {VfioIoctl.ApiVersion}", version < 0 ? LibC.LastErrno : 0);
             int hasType1v2 = LibC.Ioctl(container, VfioIoctl.CheckExtension, VfioIoctl.Type1v2Iommu);
             if (hasType1v2 <= 0)
                 throw new DeviceException(DeviceErrorKind.Unavailable, "the VFIO container has no TYPE1v2 IOMMU (VFIO_CHECK_EXTENSION)",
