@@ -21,7 +21,10 @@ public sealed class BenchConfig : ManualConfig
     }
 }
 
-/// <summary>GB/s = Size bytes / time per operation; bytes per nanosecond is exactly GB/s (10^9 B/s).</summary>
+/// <summary>
+/// GB/s = bytes per operation / time per operation; bytes per nanosecond is exactly GB/s (10^9 B/s).
+/// Bytes per operation: the "Size" parameter, else a public const BytesPerOperation on the benchmark class.
+/// </summary>
 public sealed class ThroughputColumn(bool best) : IColumn
 {
     public string Id => nameof(ThroughputColumn) + (best ? "Best" : "Median");
@@ -32,8 +35,8 @@ public sealed class ThroughputColumn(bool best) : IColumn
     public bool IsNumeric => true;
     public UnitType UnitType => UnitType.Dimensionless;
     public string Legend => best
-        ? "Throughput of the fastest iteration: Size bytes / min time (10^9 bytes per second)"
-        : "Throughput: Size bytes / median time (10^9 bytes per second)";
+        ? "Throughput of the fastest iteration: bytes per operation / min time (10^9 bytes per second)"
+        : "Throughput: bytes per operation / median time (10^9 bytes per second)";
 
     public bool IsDefault(Summary summary, BenchmarkCase benchmarkCase) => false;
     public bool IsAvailable(Summary summary) => true;
@@ -42,7 +45,8 @@ public sealed class ThroughputColumn(bool best) : IColumn
 
     public string GetValue(Summary summary, BenchmarkCase benchmarkCase, SummaryStyle style)
     {
-        var size = benchmarkCase.Parameters.Items.FirstOrDefault(p => p.Name == "Size")?.Value;
+        object? size = benchmarkCase.Parameters.Items.FirstOrDefault(p => p.Name == "Size")?.Value
+            ?? benchmarkCase.Descriptor.Type.GetField("BytesPerOperation")?.GetRawConstantValue();
         var stats = summary[benchmarkCase]?.ResultStatistics;
         double? nanoseconds = best ? stats?.Min : stats?.Median;
         if (size is null || nanoseconds is not > 0) return "-";
