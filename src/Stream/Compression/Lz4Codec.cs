@@ -1,57 +1,42 @@
 namespace StreamKit.Wire;
 
 /// <summary>
-/// LZ4 block compression of one chunk payload, through the system's native liblz4.
-/// Decoding uses <c>LZ4_decompress_safe</c>, which is bounds-checked against hostile input.
+/// LZ4 block compression of one chunk payload, through the system's native liblz4
+/// (Debian package liblz4-1). Decoding uses <c>LZ4_decompress_safe</c>, which is
+/// bounds-checked against hostile input. The library path can be forced with the
+/// environment variable <c>STREAMKIT_LZ4_LIBRARY</c> (read once, at first use).
 /// </summary>
-public static unsafe class Lz4Codec
+public static class Lz4Codec
 {
-    private static readonly Lazy<bool> Loaded = new(Lz4Native.TryLoad);
-
     /// <summary>True when liblz4 could be loaded.</summary>
-    public static bool IsAvailable => Loaded.Value;
+    public static bool IsAvailable => Lz4Native.Default.IsLoaded;
 
     /// <summary>Throws a clear error naming the Debian package when liblz4 is missing.</summary>
     /// <exception cref="StreamFormatException"><see cref="StreamErrorCode.CodecUnavailable"/>.</exception>
-    public static void EnsureAvailable()
-    {
-        if (!IsAvailable)
-            throw new StreamFormatException(StreamErrorCode.CodecUnavailable, -1,
-                "LZ4 needs the native library liblz4.so.1: install the Debian package liblz4-1 " +
-                "(apt-get install liblz4-1), or send without compression");
-    }
-
-    /// <summary>Largest output <see cref="Compress"/> can produce for <paramref name="rawLength"/> bytes.</summary>
-    public static int MaxCompressedLength(int rawLength)
-    {
-        EnsureAvailable();
-        return Lz4Native.LZ4_compressBound(rawLength);
-    }
+    public static void EnsureAvailable() => Lz4Native.Default.EnsureLoaded();
 
     /// <summary>
-    /// Compresses <paramref name="source"/> into <paramref name="destination"/>.
+    /// Largest output <see cref="Compress"/> can produce for <paramref name="rawLength"/> bytes;
+    /// 0 when the length is negative or above LZ4's limit (0x7E000000).
     /// </summary>
-    /// <returns>Bytes written, or 0 when the result does not fit (callers then store raw).</returns>
-    public static int Compress(ReadOnlySpan<byte> source, Span<byte> destination, int acceleration = 1)
-    {
-        EnsureAvailable();
-        if (source.IsEmpty) return 0;
-        fixed (byte* src = source)
-        fixed (byte* dst = destination)
-            return Lz4Native.LZ4_compress_fast(src, dst, source.Length, destination.Length, acceleration);
-    }
+    /// <exception cref="StreamFormatException">liblz4 is missing (<see cref="StreamErrorCode.CodecUnavailable"/>).</exception>
+    public static int MaxCompressedLength(int rawLength) => Lz4Native.Default.MaxCompressedLength(rawLength);
 
-    /// <summary>Decodes one LZ4 block.</summary>
-    /// <returns>Bytes produced, or -1 when the block is malformed or does not fit <paramref name="destination"/>.</returns>
-    public static int Decompress(ReadOnlySpan<byte> source, Span<byte> destination)
-    {
-        EnsureAvailable();
-        if (source.IsEmpty) return -1;
-        fixed (byte* src = source)
-        fixed (byte* dst = destination)
-        {
-            int n = Lz4Native.LZ4_decompress_safe(src, dst, source.Length, destination.Length);
-            return n < 0 ? -1 : n;
-        }
-    }
+    /// <summary>Compresses <paramref name="source"/> into <paramref name="destination"/> as one LZ4 block.</summary>
+    /// <param name="source">Raw bytes.</param>
+    /// <param name="destination">Output; <see cref="MaxCompressedLength"/> bytes always suffice.</param>
+    /// <param name="acceleration">LZ4's speed/ratio knob; 1 is the default level, higher is faster.</param>
+    /// <returns>Bytes written, or 0 when the result does not fit (callers then store raw).</returns>
+    /// <exception cref="StreamFormatException">liblz4 is missing (<see cref="StreamErrorCode.CodecUnavailable"/>).</exception>
+    public static int Compress(ReadOnlySpan<byte> source, Span<byte> destination, int acceleration = 1) =>
+        Lz4Native.Default.Compress(source, destination, acceleration);
+
+    /// <summary>
+    /// Decodes one LZ4 block. A block cut at a sequence boundary is still well-formed and decodes
+    /// to fewer bytes, so callers must compare the result with the expected raw length.
+    /// </summary>
+    /// <returns>Bytes produced (never more than <paramref name="destination"/>.Length), or -1 when the block is malformed or does not fit.</returns>
+    /// <exception cref="StreamFormatException">liblz4 is missing (<see cref="StreamErrorCode.CodecUnavailable"/>).</exception>
+    public static int Decompress(ReadOnlySpan<byte> source, Span<byte> destination) =>
+        Lz4Native.Default.Decompress(source, destination);
 }

@@ -1,0 +1,96 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace StreamKit.Wire;
+
+/// <summary>
+/// GF(2) arithmetic modulo the CRC32C polynomial, used to join CRCs of adjacent pieces.
+/// Without pre/post inversion the CRC register is linear over GF(2), and feeding it n zero bytes
+/// multiplies it by x^(8n) mod P, so <c>crc(A ++ B) = shift_|B|(crc(A)) xor crc0(B)</c>.
+/// Values are in the register's reflected bit order: bit 31 is the coefficient of x^0.
+/// </summary>
+internal static class Crc32CShift
+{
+    /// <summary>Reflected Castagnoli polynomial.</summary>
+    internal const uint Polynomial = 0x82F63B78u;
+
+    private const uint One = 1u << 31; // the polynomial "1" in reflected order
+
+    // XPow2[k] = x^(2^k) mod P. 67 entries cover x^(8n) for any n < 2^63 without relying on the
+    // multiplicative order of x (zlib's "k & 31" wrap is a property of its own polynomial).
+    private static readonly uint[] XPow2 = BuildPowersOfTwo();
+
+    /// <summary>a·b mod P (carry-less, reflected), as zlib's multmodp.</summary>
+    internal static uint MultiplyModP(uint a, uint b)
+    {
+        uint product = 0;
+        for (uint m = One; m != 0; m >>= 1)
+        {
+            if ((a & m) != 0) product ^= b;
+            b = (b & 1) != 0 ? (b >> 1) ^ Polynomial : b >> 1;
+        }
+        return product;
+    }
+
+    /// <summary>x^(8·<paramref name="byteCount"/>) mod P: the operator "feed byteCount zero bytes".</summary>
+    internal static uint ZeroBytesOperator(long byteCount)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(byteCount);
+        uint result = One;
+        for (int k = 3; byteCount != 0; byteCount >>= 1, k++)
+        {
+            if ((byteCount & 1) != 0) result = MultiplyModP(XPow2[k], result);
+        }
+        return result;
+    }
+
+    /// <summary>
+    /// <c>Crc32C.Compute(A ++ B)</c> from <c>Compute(A)</c>, <c>Compute(B)</c> and |B| (the inversions cancel).
+    /// Up to ~60 bit-serial multiplications: for joining pieces computed apart (other threads,
+    /// other connections), not for the per-block lane join, which uses a <see cref="Table"/>.
+    /// </summary>
+    internal static uint Combine(uint crcA, uint crcB, long lengthB) =>
+        MultiplyModP(ZeroBytesOperator(lengthB), crcA) ^ crcB;
+
+    private static uint[] BuildPowersOfTwo()
+    {
+        var powers = new uint[67];
+        powers[0] = One >> 1; // x^1
+        for (int k = 1; k < powers.Length; k++) powers[k] = MultiplyModP(powers[k - 1], powers[k - 1]);
+        return powers;
+    }
+
+    /// <summary>
+    /// "Feed <see cref="ByteCount"/> zero bytes" as 4×256 lookup tables (4 KiB), one per register
+    /// byte: applying it is 4 loads and 3 xors, cheap enough to join the lanes of every block.
+    /// </summary>
+    internal sealed class Table
+    {
+        private readonly uint[] _entries = new uint[4 * 256];
+
+        internal Table(long byteCount)
+        {
+            ByteCount = byteCount;
+            uint op = ZeroBytesOperator(byteCount);
+            for (int k = 0; k < 4; k++)
+            {
+                // Linear map: the image of i is the image of i without its lowest set bit, xor the image of that bit.
+                for (int i = 1; i < 256; i++)
+                    _entries[k * 256 + i] = _entries[k * 256 + (i & (i - 1))] ^ MultiplyModP(op, (uint)(i & -i) << (8 * k));
+            }
+        }
+
+        internal long ByteCount { get; }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        internal uint Apply(uint crc)
+        {
+            // Indices are masked bytes into a fixed 1024-entry array: no bounds checks needed.
+            ref uint t = ref MemoryMarshal.GetArrayDataReference(_entries);
+            return Unsafe.Add(ref t, (int)(crc & 0xFF))
+                 ^ Unsafe.Add(ref t, 256 + (int)((crc >> 8) & 0xFF))
+                 ^ Unsafe.Add(ref t, 512 + (int)((crc >> 16) & 0xFF))
+                 ^ Unsafe.Add(ref t, 768 + (int)(crc >> 24));
+        }
+    }
+}
