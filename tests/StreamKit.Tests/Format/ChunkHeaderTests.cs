@@ -36,21 +36,3 @@ public class ChunkHeaderTests
         Assert.Equal(0xE3069283u, ~Crc32C.UpdateSoftware(0xFFFFFFFF, "123456789"u8));
     }
 }
-
-public class Lz4CodecTests
-{
-    [Fact]
-    public void RoundTripsHalfZeroData()
-    {
-        Assert.True(Lz4Codec.IsAvailable, "liblz4.so.1 (Debian liblz4-1) must be installed for the test suite");
-        var raw = new byte[64 * 1024];
-        new Random(1).NextBytes(raw.AsSpan(0, raw.Length / 2));
-        var packed = new byte[Lz4Codec.MaxCompressedLength(raw.Length)];
-        int n = Lz4Codec.Compress(raw, packed);
-        Assert.InRange(n, 1, raw.Length * 6 / 10);
-        var back = new byte[raw.Length];
-        Assert.Equal(raw.Length, Lz4Codec.Decompress(packed.AsSpan(0, n), back));
-        Assert.Equal(raw, back);
-        Assert.Equal(-1, Lz4Codec.Decompress(packed.AsSpan(0, n), back.AsSpan(0, 100)));
-    }
-}
