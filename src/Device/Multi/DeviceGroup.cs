@@ -90,8 +90,8 @@ public sealed class DeviceGroup
     }
 
     /// <summary>
-    /// Aborts a migration: every device back to RUNNING (the source keeps its state); a device that
-    /// refuses (e.g. a destination stuck in RESUMING) is reset. Never throws for one device's failure;
+    /// Aborts a migration: every device back to RUNNING (a source keeps its state); a destination in
+    /// RESUMING (or a device in ERROR) is reset, and so is a device that refuses the transition. Never throws for one device's failure;
     /// returns the failures it had to recover from.
     /// </summary>
     public IReadOnlyList<DeviceException> ReturnToRunning()
@@ -101,7 +101,9 @@ public sealed class DeviceGroup
         {
             try
             {
-                device.SetState(MigrationState.Running)?.Dispose();
+                // Aborting a resume is a reset (UAPI): RESUMING → STOP would try to commit partial state.
+                if (device.GetState() is MigrationState.Resuming or MigrationState.Error) device.Reset();
+                else device.SetState(MigrationState.Running)?.Dispose();
             }
             catch (DeviceException e)
             {

@@ -43,6 +43,9 @@ internal sealed class Mlx5Model(SimulatedDeviceSpec spec)
         }
     }
 
+    /// <summary>The STOP_COPY_SIZE value a source announces: the full image's run bytes (independent of chunking).</summary>
+    internal ulong AnnouncedStopCopySize => (ulong)LiveRunSource.FullImageBytes(UnitCount, Content.UnitSize);
+
     internal override SaveStream OpenSave(bool precopy) => new Save(this, precopy);
 
     internal override LoadStream OpenLoad() => new Load(this);
@@ -85,7 +88,7 @@ internal sealed class Mlx5Model(SimulatedDeviceSpec spec)
             _dirty = new UnitBitmap(model.UnitCount, allSet: false);
             _maxRunUnits = (int)Math.Clamp((model.Spec.ChunkBytes - UnitRunFormat.HeaderBytes) / model.Content.UnitSize, 1, UnitRunFormat.MaxUnitsPerRun);
             if (precopy)
-                Enqueue(new Record { Initial = true, StopCopySize = (ulong)model.FullImageBytes, PayloadBytes = 8 });
+                Enqueue(new Record { Initial = true, StopCopySize = model.AnnouncedStopCopySize, PayloadBytes = 8 });
             EnqueueImage(allUnits: true, initial: precopy);
         }
 
@@ -199,6 +202,7 @@ internal sealed class Mlx5Model(SimulatedDeviceSpec spec)
         private Phase _phase;
         private int _fill;
         private ulong _remaining;
+        private string? _deviation;
 
         internal Load(Mlx5Model model)
         {
@@ -234,6 +238,8 @@ internal sealed class Mlx5Model(SimulatedDeviceSpec spec)
                         if (_remaining == 0)
                         {
                             AnnouncedStopCopySize = BinaryPrimitives.ReadUInt64LittleEndian(_header.AsSpan(RecordHeaderBytes));
+                            if (AnnouncedStopCopySize != _model.AnnouncedStopCopySize)
+                                Deviate($"STOP_COPY_SIZE {AnnouncedStopCopySize}, a correct source announces {_model.AnnouncedStopCopySize}");
                             NextRecord();
                         }
                         break;
@@ -264,8 +270,16 @@ internal sealed class Mlx5Model(SimulatedDeviceSpec spec)
         {
             if (_phase != Phase.Header || _fill != 0)
                 return RejectAtCommit($"truncated inside a record after {Position} bytes");
+            if (_deviation is not null) return RejectAtCommit(_deviation);
             return RunLoad.ValidateRuns(_reader, this);
         }
+
+        /// <summary>
+        /// Something the driver tolerates but a correct source of this profile never sends (flags on
+        /// FW_DATA, an unknown optional record, a different STOP_COPY_SIZE): accepted at write time like
+        /// the driver, refused at commit because the simulator verifies the exact stream.
+        /// </summary>
+        private void Deviate(string why) => _deviation ??= why + $" (at stream byte {Position})";
 
         private int StartRecord()
         {
@@ -279,14 +293,17 @@ internal sealed class Mlx5Model(SimulatedDeviceSpec spec)
                     if (size > (ulong)_model.Spec.MaxRecordBytes)
                         return Reject(Errno.ENOMEM, $"record_size {size} above the device maximum {_model.Spec.MaxRecordBytes}");
                     if (size == 0) return Reject(Errno.EINVAL, "empty FW_DATA record");
+                    if (flags != 0) Deviate($"FW_DATA record with flags 0x{flags:x}");
                     _phase = Phase.FwData;
                     return 0;
                 case TagStopCopySize:
                     if (size != 8) return Reject(Errno.EINVAL, $"STOP_COPY_SIZE record of {size} bytes (expected 8)");
+                    if (flags != FlagOptional) Deviate($"STOP_COPY_SIZE record with flags 0x{flags:x}");
                     _phase = Phase.StopCopySize;
                     return 0;
                 default:
                     if ((flags & FlagOptional) == 0) return Reject(Errno.EOPNOTSUPP, $"unknown mandatory record tag {tag}");
+                    Deviate($"unknown optional record tag {tag} (skipped)");
                     _phase = Phase.Skip;
                     if (size == 0) NextRecord();
                     return 0;
