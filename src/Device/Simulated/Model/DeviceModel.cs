@@ -15,9 +15,11 @@ internal abstract class DeviceModel
         Versions = new uint[unitCount];
         if (spec.StateGeneration != 0)
         {
-            // Seeded initial state: versions 1..4 in groups of a full run, so runs stay long.
+            // Seeded initial state: versions vary per group of 16 units (runs stay long) and generation g
+            // owns versions [1 + (g-1)·1024, g·1024], so different generations never share a state.
+            ulong baseVersion = 1 + (ulong)(spec.StateGeneration - 1) * 1024 % (uint.MaxValue - 2048);
             for (int i = 0; i < unitCount; i++)
-                Versions[i] = 1 + (uint)(SimMix.Mix(spec.Seed, spec.StateGeneration, (ulong)(i / UnitRunFormat.MaxUnitsPerRun)) % 4);
+                Versions[i] = (uint)(baseVersion + SimMix.Mix(spec.Seed, (ulong)(i / 16)) % 1024);
         }
     }
 
