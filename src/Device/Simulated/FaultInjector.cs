@@ -51,6 +51,16 @@ internal sealed class FaultInjector(SimulatedFaults faults)
 
     internal void WriteErrorFired() => _writeErrors++;
 
+    private int _setErrors;
+
+    /// <summary>errno to fail the arc into <paramref name="to"/> with, or 0.</summary>
+    internal int TakeSetError(MigrationState to)
+    {
+        if (faults.SetErrorState != to || _setErrors >= faults.Repeat) return 0;
+        _setErrors++;
+        return faults.SetErrno;
+    }
+
     /// <summary>errno to fail this commit with, or 0.</summary>
     internal int TakeCommitError()
     {

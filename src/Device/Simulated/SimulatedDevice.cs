@@ -210,6 +210,8 @@ public sealed class SimulatedDevice : IMigrationDevice
 
     private SimulatedDataChannel? TakeArc(MigrationState from, MigrationState to)
     {
+        if (Injector.TakeSetError(to) is var injected and not 0)
+            throw new DeviceException(DeviceErrorKind.TransitionFailed, $"{Name}: injected failure of {from} → {to}", injected, from);
         switch (from, to)
         {
             case (MigrationState.Running, MigrationState.PreCopy):

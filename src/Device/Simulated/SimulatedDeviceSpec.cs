@@ -111,6 +111,8 @@ public sealed record SimulatedDeviceSpec
         if (f.WriteErrorAt != FaultPoint.AtBytes(0))
             Add("write-error-at", f.WriteErrorAt.IsFraction ? f.WriteErrorAt.ToString() : SimulatedSpecParser.FormatSize(f.WriteErrorAt.Bytes));
         if (f.CommitErrno != 0) Add("commit-error", Errno.Name(f.CommitErrno));
+        if (f.SetErrorState is { } setError)
+            Add("set-error", SimulatedSpecParser.StateName(setError) + (f.SetErrno == Errno.EIO ? "" : ":" + Errno.Name(f.SetErrno)));
         if (f.SlowRead != TimeSpan.Zero) Add("slow-read", SimulatedSpecParser.FormatDuration(f.SlowRead));
         if (f.SlowWrite != TimeSpan.Zero) Add("slow-write", SimulatedSpecParser.FormatDuration(f.SlowWrite));
         if (f.Repeat != 1) Add("repeat", f.Repeat.ToString(CultureInfo.InvariantCulture));

@@ -32,6 +32,13 @@ public sealed record SimulatedFaults
     /// <summary>When non-zero, RESUMING → STOP fails with this errno and the device stays RESUMING.</summary>
     public int CommitErrno { get; init; }
 
+    /// <summary>When set, the arc into this state fails with <see cref="SetErrno"/> (the device stays in the
+    /// state before the arc, as the drivers leave it), e.g. a failing RUNNING → RUNNING_P2P at switchover.</summary>
+    public MigrationState? SetErrorState { get; init; }
+
+    /// <summary>errno of the injected SET failure (default EIO).</summary>
+    public int SetErrno { get; init; } = Errno.EIO;
+
     /// <summary>Delay added to every read of a saving channel.</summary>
     public TimeSpan SlowRead { get; init; }
 
@@ -43,5 +50,5 @@ public sealed record SimulatedFaults
 
     /// <summary>True when nothing is injected.</summary>
     public bool IsEmpty => ResetAt is null && ResetAfter is null && ReadErrorAt is null && WriteErrno == 0
-        && CommitErrno == 0 && SlowRead == TimeSpan.Zero && SlowWrite == TimeSpan.Zero;
+        && CommitErrno == 0 && SetErrorState is null && SlowRead == TimeSpan.Zero && SlowWrite == TimeSpan.Zero;
 }

@@ -21,7 +21,9 @@ namespace StreamKit.Device;
 /// reset-at   := point        reset-at-bytes := bytes        reset-after := duration
 /// read-error-at := point     read-errno := errno
 /// write-error := errno       write-error-at := point
-/// commit-error := errno      slow-read, slow-write := duration      repeat := int ≥ 1
+/// commit-error := errno      set-error := state [":" errno]   (the arc into that state fails; default EIO)
+/// slow-read, slow-write := duration      repeat := int ≥ 1
+/// state      := stop | running | stop-copy | resuming | running-p2p | pre-copy | pre-copy-p2p
 /// bytes      := number [B | K | KiB | M | MiB | G | GiB | T | TiB | KB | MB | GB | TB]  (K/M/G binary, KB/MB/GB decimal)
 /// point      := number "%" | bytes                  a fraction of the full image, or a byte offset
 /// fraction   := number in [0,1] | number "%"
@@ -133,6 +135,16 @@ internal static class SimulatedSpecParser
             f = f with { WriteErrorAt = p.Point("write-error-at", writeAt) };
         }
         if (p.Take("commit-error") is { } commit) f = f with { CommitErrno = p.Errno("commit-error", commit) };
+        if (p.Take("set-error") is { } setError)
+        {
+            string[] parts = setError.Split(':');
+            if (parts.Length > 2) throw p.Error("set-error", "expected STATE or STATE:ERRNO");
+            f = f with
+            {
+                SetErrorState = StateByName(parts[0]) ?? throw p.Error("set-error", $"unknown or unsettable state '{parts[0]}' (stop, running, stop-copy, resuming, running-p2p, pre-copy, pre-copy-p2p)"),
+                SetErrno = parts.Length == 2 ? p.Errno("set-error", parts[1]) : StreamKit.Device.Errno.EIO,
+            };
+        }
         if (p.Take("slow-read") is { } slowRead) f = f with { SlowRead = p.Duration("slow-read", slowRead) };
         if (p.Take("slow-write") is { } slowWrite) f = f with { SlowWrite = p.Duration("slow-write", slowWrite) };
         if (p.Take("repeat") is { } repeat)
@@ -146,6 +158,22 @@ internal static class SimulatedSpecParser
         }
         return s;
     }
+
+    private static readonly (string Name, MigrationState State)[] StateNames =
+    [
+        ("stop", MigrationState.Stop), ("running", MigrationState.Running), ("stop-copy", MigrationState.StopCopy),
+        ("resuming", MigrationState.Resuming), ("running-p2p", MigrationState.RunningP2P),
+        ("pre-copy", MigrationState.PreCopy), ("pre-copy-p2p", MigrationState.PreCopyP2P),
+    ];
+
+    private static MigrationState? StateByName(string name)
+    {
+        foreach (var (n, s) in StateNames)
+            if (n.Equals(name, StringComparison.OrdinalIgnoreCase)) return s;
+        return null;
+    }
+
+    internal static string StateName(MigrationState state) => StateNames.First(x => x.State == state).Name;
 
     internal static string FormatSize(long bytes)
     {
