@@ -77,8 +77,8 @@ public sealed record SimulatedDeviceSpec
 
     /// <summary>
     /// Parses a SPEC such as <c>sim:profile=mlx5,size=2GiB,seed=1,reset-at=40%</c>. The "sim:" prefix is optional.
-    /// Grammar: <c>["sim:"] key=value ("," key=value)*</c>; keys are listed in spec/ and in
-    /// <see cref="SimulatedSpecParser"/>; every key at most once; <c>profile</c> is required.
+    /// Grammar: <c>["sim:"] key=value ("," key=value)*</c>, every key at most once, <c>profile</c>
+    /// required; the keys and value forms are listed in spec/simulated-devices.md.
     /// </summary>
     /// <exception cref="DeviceSpecException">Unknown or repeated key, bad value, inconsistent combination.</exception>
     public static SimulatedDeviceSpec Parse(string spec) => SimulatedSpecParser.Parse(spec);
