@@ -17,6 +17,8 @@ public enum DeviceErrorKind
     IoFailed,
     /// <summary>The device cannot be opened or is not migratable.</summary>
     Unavailable,
+    /// <summary>A multi-device migration was refused because a device lacks P2P (RUNNING_P2P), as QEMU refuses it.</summary>
+    P2PRequired,
 }
 
 /// <summary>A typed device failure: kind, errno (0 if none) and the state read back after it.</summary>

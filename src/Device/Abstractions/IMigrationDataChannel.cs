@@ -26,7 +26,8 @@ public interface IMigrationDataChannel : IDisposable
     /// <c>VFIO_MIG_GET_PRECOPY_INFO</c> (flags zeroed). Valid only in PRE_COPY(_P2P). Some drivers
     /// (mlx5) produce new dirty data only from inside this call, so pumps call it between reads.
     /// </summary>
-    /// <returns>The hints, or null when the session is dead (ENODEV).</returns>
+    /// <returns>The hints; <see cref="PrecopyInfo.Unavailable"/> when the channel has no such ioctl
+    /// (ENOTTY: pipes, resuming channels); null when the session is dead (ENODEV).</returns>
     /// <exception cref="DeviceException">Any other failure.</exception>
     PrecopyInfo? GetPrecopyInfo();
 }

@@ -66,13 +66,18 @@ public static class MigrationPaths
     /// Every state the device passes through from <paramref name="current"/> to
     /// <paramref name="target"/> (excluding <paramref name="current"/>); empty when already there.
     /// </summary>
-    /// <exception cref="DeviceException"><see cref="DeviceErrorKind.TransitionRefused"/> for unsupported
-    /// states and forbidden arcs.</exception>
+    /// <exception cref="DeviceException"><see cref="DeviceErrorKind.TransitionRefused"/> for ERROR, unsupported
+    /// states (also when <paramref name="current"/> == <paramref name="target"/>) and forbidden arcs.</exception>
     public static IReadOnlyList<MigrationState> Path(MigrationState current, MigrationState target, MigrationFeatures features)
     {
         if (IsForbidden(current, target))
             throw new DeviceException(DeviceErrorKind.TransitionRefused,
                 $"{current} → {target} is never requested: the kernel forbids it and older kernels lock up on it", state: current);
+        // Checked even when current == target: ERROR is never settable and an unsupported state is never a
+        // valid request (the kernel's drivers skip the table lookup when cur == new, so it would not say so).
+        if (!IsSupported(current, features) || !IsSupported(target, features))
+            throw new DeviceException(DeviceErrorKind.TransitionRefused,
+                $"{current} → {target}: {(IsSupported(current, features) ? target : current)} is not a settable state for features {features}", state: current);
         var path = new List<MigrationState>(4);
         var at = current;
         while (at != target)

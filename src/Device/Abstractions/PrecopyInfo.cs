@@ -6,4 +6,16 @@ namespace StreamKit.Device;
 /// </summary>
 /// <param name="InitialBytes">Initial bytes not yet read; decreases to 0 and stays there.</param>
 /// <param name="DirtyBytes">Bytes that changed since they were read.</param>
-public readonly record struct PrecopyInfo(ulong InitialBytes, ulong DirtyBytes);
+public readonly record struct PrecopyInfo(ulong InitialBytes, ulong DirtyBytes)
+{
+    /// <summary>
+    /// "No hints available": the channel has no <c>VFIO_MIG_GET_PRECOPY_INFO</c> (the ioctl failed
+    /// ENOTTY, e.g. a pipe standing in for a data_fd). Both fields are <see cref="ulong.MaxValue"/>,
+    /// which no driver reports, so a consumer that ignores <see cref="IsAvailable"/> sees
+    /// "far from converged" rather than a false "done".
+    /// </summary>
+    public static PrecopyInfo Unavailable => new(ulong.MaxValue, ulong.MaxValue);
+
+    /// <summary>False for <see cref="Unavailable"/>.</summary>
+    public bool IsAvailable => InitialBytes != ulong.MaxValue || DirtyBytes != ulong.MaxValue;
+}
