@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using StreamKit.Device;
 using StreamKit.Device.Vfio;
+using VfioLibC = StreamKit.Device.Vfio.LibC;
 using static StreamKit.LabTests.CheckRunner;
 
 namespace StreamKit.LabTests;
@@ -194,7 +195,7 @@ internal sealed class MigrationChecks(string api, CheckRunner runner)
         Expect(channel!.IsSaving, "PRE_COPY channel is not a saving channel");
         var first = channel.GetPrecopyInfo();
         Expect(first == new PrecopyInfo(MttyHeader, 0), $"initial precopy info {first}, expected initial 24 dirty 0");
-        short revents = channel.Poll(LibC.POLLIN, 0);
+        short revents = channel.Poll(VfioLibC.POLLIN, 0);
 
         // Pump as a sender must: small reads, precopy info polled between them, until a temporary end.
         Span<byte> buffer = stackalloc byte[5];
@@ -228,8 +229,8 @@ internal sealed class MigrationChecks(string api, CheckRunner runner)
     private static unsafe string RawRead(VfioDataChannel channel)
     {
         byte b;
-        nint n = LibC.Read(channel.Handle, &b, 1);
-        return n >= 0 ? $"returns {n}" : $"fails {ErrnoText(LibC.LastErrno)}";
+        nint n = VfioLibC.Read(channel.Handle, &b, 1);
+        return n >= 0 ? $"returns {n}" : $"fails {ErrnoText(VfioLibC.LastErrno)}";
     }
 
     private string PrecopyInfoOutsidePrecopy()
@@ -417,14 +418,14 @@ internal sealed class MigrationChecks(string api, CheckRunner runner)
         byte* info = stackalloc byte[24];
         new Span<byte>(info, 24).Clear();
         *(uint*)info = 24;
-        return LibC.Ioctl(channel.Handle, VfioIoctl.MigGetPrecopyInfo, info) == 0 ? "ok" : ErrnoText(LibC.LastErrno);
+        return VfioLibC.Ioctl(channel.Handle, VfioIoctl.MigGetPrecopyInfo, info) == 0 ? "ok" : ErrnoText(VfioLibC.LastErrno);
     }
 
     private string AsyncResetDetected()
     {
         using var channel = A.SetState(MigrationState.PreCopy) ?? throw new CheckFailedException("no PRE_COPY channel");
         // Someone else resets A (a guest FLR would do the same): VfioDevice is not told.
-        Expect(LibC.Ioctl(A.DeviceFd, VfioIoctl.DeviceReset, 0) == 0, $"raw VFIO_DEVICE_RESET failed {ErrnoText(LibC.LastErrno)}");
+        Expect(VfioLibC.Ioctl(A.DeviceFd, VfioIoctl.DeviceReset, 0) == 0, $"raw VFIO_DEVICE_RESET failed {ErrnoText(VfioLibC.LastErrno)}");
         int before = A.StateSetCalls;
         var info = channel.GetPrecopyInfo();
         Expect(info is null, $"precopy info after the reset: {info}, expected null (dead session)");
@@ -447,7 +448,7 @@ internal sealed class MigrationChecks(string api, CheckRunner runner)
         A.CheckKernelStateBeforeSet = false;
         try
         {
-            Expect(LibC.Ioctl(A.DeviceFd, VfioIoctl.DeviceReset, 0) == 0, $"raw VFIO_DEVICE_RESET failed {ErrnoText(LibC.LastErrno)}");
+            Expect(VfioLibC.Ioctl(A.DeviceFd, VfioIoctl.DeviceReset, 0) == 0, $"raw VFIO_DEVICE_RESET failed {ErrnoText(VfioLibC.LastErrno)}");
             int fds = OpenFds();
             var e = ExpectDeviceError(DeviceErrorKind.DeadSession, () => A.SetState(MigrationState.StopCopy), "PRE_COPY → STOP_COPY after a hidden reset");
             Expect(e.Message.Contains("out of sync"), $"message: {e.Message}");
