@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using StreamKit.Device;
 using StreamKit.Device.Vfio;
+using VfioLibC = StreamKit.Device.Vfio.LibC;
 using Xunit;
 
 namespace StreamKit.Tests.Lab;
@@ -19,7 +20,7 @@ public sealed unsafe partial class VfioHostTests
     private static (FdHandle Read, FdHandle Write) Pipe(int flags = 0)
     {
         int* fds = stackalloc int[2];
-        Assert.Equal(0, Pipe2(fds, flags | LibC.O_CLOEXEC));
+        Assert.Equal(0, Pipe2(fds, flags | VfioLibC.O_CLOEXEC));
         return (new FdHandle(fds[0]), new FdHandle(fds[1]));
     }
 
@@ -55,7 +56,7 @@ public sealed unsafe partial class VfioHostTests
         using var channel = new VfioDataChannel(r, isSaving: true, MigrationState.PreCopy, owner: null);
         using (w)
         {
-            fixed (byte* p = "hello"u8) Assert.Equal(5, (int)LibC.Write(w, p, 5));
+            fixed (byte* p = "hello"u8) Assert.Equal(5, (int)VfioLibC.Write(w, p, 5));
         }
         var buffer = new byte[16];
         Assert.Equal(DataReadResult.Bytes(5), channel.Read(buffer));
