@@ -1,4 +1,5 @@
 using System.Buffers;
+using StreamKit.Tests.Vectors;
 using StreamKit.Wire;
 
 namespace StreamKit.Tests.Format.Support;
@@ -10,49 +11,44 @@ namespace StreamKit.Tests.Format.Support;
 internal sealed class ChannelFeed
 {
     private readonly ReadOnlySequence<byte> _all;
-    private readonly List<long> _arrivals = [];
+    private readonly List<SequencePosition> _ends;
     private int _next;
-    private long _consumed;
+    private SequencePosition _consumed;
     private bool _preambleDelivered;
 
-    public ChannelFeed(ReadOnlySequence<byte> all, ChunkReaderOptions? options = null)
+    public ChannelFeed(byte[] bytes, DeterministicRandom rng, ChunkReaderOptions? options = null)
     {
-        _all = all;
-        long at = 0;
-        foreach (var segment in all)
-        {
-            at += segment.Length;
-            _arrivals.Add(at);
-        }
+        _all = Segments.Split(bytes, Segments.RandomSizes(rng, bytes.Length), out _ends);
+        _consumed = _all.Start;
         Reader = new ChunkReader(options);
     }
 
     public ChunkReader Reader { get; }
     public bool Done { get; private set; }
 
-    /// <summary>Lets one more segment arrive and hands every complete item to the callbacks; false when input is exhausted and finished.</summary>
-    public bool Step(Action<Preamble> onPreamble, Action<Chunk> onChunk)
+    /// <summary>Lets one more segment arrive and hands every complete item to the callbacks.</summary>
+    public void Step(Action<Preamble> onPreamble, Action<Chunk> onChunk)
     {
-        if (Done) return false;
-        long visible = _next < _arrivals.Count ? _arrivals[_next++] : _all.Length;
-        var buffer = _all.Slice(_consumed, visible - _consumed);
+        if (Done) return;
+        bool last = _next >= _ends.Count - 1;
+        var end = _ends[Math.Min(_next++, _ends.Count - 1)];
+        var buffer = _all.Slice(_consumed, end);
         if (!_preambleDelivered)
         {
             if (!Reader.TryReadPreamble(ref buffer, out var preamble))
             {
-                if (visible == _all.Length) Reader.Finish(buffer);
-                return true;
+                if (last) Reader.Finish(buffer);
+                return;
             }
             _preambleDelivered = true;
             onPreamble(preamble);
         }
         while (Reader.TryReadChunk(ref buffer, out var chunk)) onChunk(chunk);
-        _consumed = _all.Length - buffer.Length;
-        if (visible == _all.Length)
+        _consumed = buffer.Start;
+        if (last)
         {
             Reader.Finish(buffer);
             Done = true;
         }
-        return true;
     }
 }

@@ -20,7 +20,18 @@ internal static class Segments
     }
 
     /// <summary>Splits <paramref name="data"/> into segments of the given sizes (each its own array, the last takes the rest).</summary>
-    public static ReadOnlySequence<byte> Split(byte[] data, IEnumerable<int> sizes)
+    public static ReadOnlySequence<byte> Split(byte[] data, IEnumerable<int> sizes) => Split(data, sizes, out _);
+
+    /// <summary>As <see cref="Split(byte[], IEnumerable{int})"/>, also giving the position at the end of every segment.</summary>
+    public static ReadOnlySequence<byte> Split(byte[] data, IEnumerable<int> sizes, out List<SequencePosition> segmentEnds)
+    {
+        var ends = new List<SequencePosition>();
+        var sequence = Build(data, sizes, ends);
+        segmentEnds = ends;
+        return sequence;
+    }
+
+    private static ReadOnlySequence<byte> Build(byte[] data, IEnumerable<int> sizes, List<SequencePosition> ends)
     {
         Segment? first = null, last = null;
         int at = 0;
@@ -30,12 +41,14 @@ internal static class Segments
             int n = Math.Min(Math.Max(size, 1), data.Length - at);
             last = new Segment(data.AsSpan(at, n).ToArray(), last);
             first ??= last;
+            ends.Add(new SequencePosition(last, n));
             at += n;
         }
         if (at < data.Length || first is null)
         {
             last = new Segment(data.AsMemory(at).ToArray(), last);
             first ??= last;
+            ends.Add(new SequencePosition(last, last.Memory.Length));
         }
         return new ReadOnlySequence<byte>(first, 0, last!, last!.Memory.Length);
     }
