@@ -225,9 +225,11 @@ public sealed class ChunkWriter
     }
 
     /// <summary>Sends the source's pre-copy hints (PRECOPY_INFO, an optional type) at the current data offset.</summary>
-    /// <exception cref="InvalidOperationException">The device already sent stop-copy data this epoch.</exception>
+    /// <exception cref="InvalidOperationException">The stream did not announce PRECOPY_HINTS, or the device already sent stop-copy data this epoch.</exception>
     public void WritePrecopyInfo(ushort device, PrecopyInfoRecord info)
     {
+        if ((_options.Capabilities & StreamCapabilities.PrecopyHints) == 0)
+            throw new InvalidOperationException("PRECOPY_INFO needs the PRECOPY_HINTS capability in ChunkWriterOptions.Capabilities");
         Span<byte> chunk = StartSmall(PrecopyInfoRecord.Size);
         info.Encode(chunk[ChunkHeader.Size..]);
         lock (_sequencer.Gate)

@@ -11,7 +11,7 @@ namespace StreamKit.Tests.Format;
 public class ChunkWriterTests
 {
     private static ChunkWriterOptions Options(bool compress = false, bool zeros = true, uint maxPayload = 65536) =>
-        new() { StreamId = VectorBuilder.VectorStreamId, MaxPayload = maxPayload, ChunkSize = 16384, Compress = compress, DetectZeroRuns = zeros };
+        new() { StreamId = VectorBuilder.VectorStreamId, MaxPayload = maxPayload, ChunkSize = 16384, Compress = compress, DetectZeroRuns = zeros, Capabilities = StreamCapabilities.PrecopyHints };
 
     private static List<Chunk> ReadAll(byte[] bytes)
     {
@@ -94,7 +94,7 @@ public class ChunkWriterTests
     public void MisuseIsRejectedBeforeAnythingIsWritten()
     {
         var output = new ArrayBufferWriter<byte>();
-        var writer = new ChunkWriter(output, new ChunkWriterOptions { MaxPayload = 65536, ChunkSize = 16384, MaxDevices = 2 });
+        var writer = new ChunkWriter(output, new ChunkWriterOptions { MaxPayload = 65536, ChunkSize = 16384, MaxDevices = 2, Capabilities = StreamCapabilities.PrecopyHints });
         Assert.Throws<InvalidOperationException>(() => writer.WriteData(1, [1], DataPhase.PreCopy));          // not begun
         Assert.Throws<ArgumentOutOfRangeException>(() => writer.BeginDevice(0, new DeviceBeginRecord(0, 0, "", "")));
         Assert.Throws<InvalidOperationException>(() => writer.CommitData(1, 1, DataPhase.PreCopy));           // no reservation
@@ -119,6 +119,14 @@ public class ChunkWriterTests
         Assert.Throws<InvalidOperationException>(() => writer.WritePadding(0));
         Assert.Equal(before + ChunkHeader.Size + StreamEndRecord.Size, output.WrittenCount);
         RawStream.Verify(output.WrittenSpan.ToArray()); // what did get written is a valid stream
+    }
+
+    [Fact]
+    public void PrecopyInfoNeedsItsCapability()
+    {
+        var writer = new ChunkWriter(new ArrayBufferWriter<byte>(), new ChunkWriterOptions { MaxPayload = 65536, ChunkSize = 4096 });
+        writer.BeginDevice(1, new DeviceBeginRecord(7, 0, "a", "b"));
+        Assert.Throws<InvalidOperationException>(() => writer.WritePrecopyInfo(1, new PrecopyInfoRecord(1, 0)));
     }
 
     [Fact]

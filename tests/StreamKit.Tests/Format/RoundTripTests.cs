@@ -47,6 +47,7 @@ public class RoundTripTests
             Compress = rng.Chance(50),
             DetectZeroRuns = rng.Chance(70),
             MaxDevices = 8,
+            Capabilities = StreamCapabilities.PrecopyHints,
         };
         var outputs = Enumerable.Range(0, channels).Select(_ => new ArrayBufferWriter<byte>()).ToArray();
         var writers = ChunkWriter.CreateChannels(options, outputs);

@@ -28,7 +28,7 @@ internal sealed class VectorBuilder
     public static readonly Guid VectorStreamId = new("5354524d-4b49-5400-8000-000000000001");
 
     public VectorBuilder(int channels = 1, bool compress = false, bool detectZeros = true, uint maxPayload = 64 * 1024,
-        StreamCapabilities capabilities = StreamCapabilities.None)
+        StreamCapabilities capabilities = StreamCapabilities.PrecopyHints)
     {
         var options = new ChunkWriterOptions
         {
