@@ -27,6 +27,7 @@ public readonly record struct ReasonRecord(StreamErrorCode Reason, string Text)
     {
         ArgumentNullException.ThrowIfNull(text);
         if (reason == StreamErrorCode.None) throw new ArgumentException("a reason record needs a non-zero reason", nameof(reason));
+        text = System.Text.Encoding.UTF8.GetString(System.Text.Encoding.UTF8.GetBytes(text)); // lone surrogates become U+FFFD
         while (System.Text.Encoding.UTF8.GetByteCount(text) > WireLimits.MaxReasonTextLength)
         {
             int cut = Math.Min(text.Length - 1, WireLimits.MaxReasonTextLength);

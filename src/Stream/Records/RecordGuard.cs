@@ -36,7 +36,15 @@ internal static class RecordGuard
     internal static int Utf8Length(string value, int max, string field)
     {
         ArgumentNullException.ThrowIfNull(value, field);
-        int n = StrictUtf8.GetByteCount(value);
+        int n;
+        try
+        {
+            n = StrictUtf8.GetByteCount(value);
+        }
+        catch (EncoderFallbackException e)
+        {
+            throw new ArgumentException($"{field} is not valid Unicode (lone surrogate)", field, e);
+        }
         if (n > max) throw new ArgumentException($"{field} is {n} UTF-8 bytes; the format allows {max}", field);
         return n;
     }

@@ -10,7 +10,7 @@ namespace StreamKit.Wire;
 /// per-device state machine, checks per-channel order and STREAM_END totals, reports everything in
 /// order to an optional <see cref="IStreamEvents"/>, and keeps a <see cref="StreamSummary"/>.
 /// The stream is complete when every channel has ended; <see cref="Complete"/> at the end of input
-/// reports what is missing.
+/// reports what is missing. Not thread-safe: receivers with one reader per channel serialize calls.
 /// </summary>
 public sealed class StreamValidator
 {

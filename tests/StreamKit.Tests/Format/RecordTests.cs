@@ -94,6 +94,9 @@ public class RecordTests
         var capped = ReasonRecord.Create(StreamErrorCode.Cancelled, new string('€', 2000)); // 3 UTF-8 bytes each
         Assert.InRange(capped.EncodedLength, 8 + 1020, 8 + 1024);
         Assert.Throws<ArgumentException>(() => ReasonRecord.Create(StreamErrorCode.None, "x"));
+        var surrogate = ReasonRecord.Create(StreamErrorCode.Cancelled, "bad \uD800 text");
+        Assert.Equal("bad \uFFFD text", surrogate.Text);
+        Assert.Throws<ArgumentException>(() => new DeviceBeginRecord(0, 0, "\uDC00", "").EncodedLength);
 
         var tooLong = new byte[8 + 1025];
         BinaryPrimitives.WriteUInt32LittleEndian(tooLong, 500);
