@@ -247,6 +247,45 @@ public class ChunkWriterTests
     }
 
     [Fact]
+    public void ReturnPathValidatorChecksAcksAndRecords()
+    {
+        var output = new ArrayBufferWriter<byte>();
+        var writer = new ReturnPathWriter(output, VectorBuilder.VectorStreamId, StreamCapabilities.ReturnPath);
+        writer.WriteAck(1, 0, 100);
+        writer.WriteAck(1, 0, 200);
+        writer.WriteAck(1, 1, 50);   // new epoch after a discard: offset restarts
+        writer.WriteAck(2, 0, 10);
+        writer.WriteAck(1, 1, 40);   // goes back
+        var reader = new ChunkReader(new ChunkReaderOptions { ExpectedRole = PreambleRole.ReturnPath });
+        var validator = new ReturnPathValidator(VectorBuilder.VectorStreamId);
+        var buffer = new ReadOnlySequence<byte>(output.WrittenMemory);
+        Assert.True(reader.TryReadPreamble(ref buffer, out var preamble));
+        validator.AcceptPreamble(preamble);
+        for (int i = 0; i < 4; i++)
+        {
+            Assert.True(reader.TryReadChunk(ref buffer, out var ack));
+            Assert.Equal(ChunkType.Ack, validator.Accept(ack).Type);
+        }
+        Assert.True(validator.TryGetAcked(1, out uint epoch, out ulong bytes));
+        Assert.Equal((1u, 50ul), (epoch, bytes));
+        Assert.True(reader.TryReadChunk(ref buffer, out var back));
+        Assert.Equal(StreamErrorCode.OffsetMismatch, Assert.Throws<StreamFormatException>(() => validator.Accept(back)).Code);
+        Assert.Equal(StreamErrorCode.BadChannel, Assert.Throws<StreamFormatException>(() => new ReturnPathValidator(Guid.Empty).AcceptPreamble(preamble)).Code);
+
+        var output2 = new ArrayBufferWriter<byte>();
+        var writer2 = new ReturnPathWriter(output2, VectorBuilder.VectorStreamId, StreamCapabilities.ReturnPath);
+        writer2.WriteAck(1, 2, 0);
+        writer2.WriteAck(1, 1, 9);
+        var reader2 = new ChunkReader(new ChunkReaderOptions { ExpectedRole = PreambleRole.ReturnPath });
+        var validator2 = new ReturnPathValidator(VectorBuilder.VectorStreamId);
+        var buffer2 = new ReadOnlySequence<byte>(output2.WrittenMemory);
+        Assert.True(reader2.TryReadChunk(ref buffer2, out var a1));
+        validator2.Accept(a1);
+        Assert.True(reader2.TryReadChunk(ref buffer2, out var a2));
+        Assert.Equal(StreamErrorCode.EpochRegression, Assert.Throws<StreamFormatException>(() => validator2.Accept(a2)).Code);
+    }
+
+    [Fact]
     public void ErrorOnTheReturnPathCarriesItsReason()
     {
         var output = new ArrayBufferWriter<byte>();
@@ -256,6 +295,7 @@ public class ChunkWriterTests
         var buffer = new ReadOnlySequence<byte>(output.WrittenMemory);
         Assert.True(reader.TryReadChunk(ref buffer, out var chunk));
         Assert.Equal(new ReasonRecord(StreamErrorCode.DeviceRejected, "write failed: EFAULT"), ReasonRecord.Decode(chunk.Payload.ToArray(), 0));
+        Assert.Equal(new ReasonRecord(StreamErrorCode.DeviceRejected, "write failed: EFAULT"), new ReturnPathValidator(VectorBuilder.VectorStreamId).Accept(chunk).Error);
         Assert.True(reader.IsEnded);
         reader.Finish(buffer);
     }

@@ -53,7 +53,11 @@ public class VectorTests
     {
         string readme = File.ReadAllText(Path.Combine(VectorFiles.Directory, "README.md"));
         foreach (var v in VectorCatalog.All)
+        {
             Assert.Contains($"`{v.Name}`", readme);
+            if (v.Error is { } e)
+                Assert.Contains($"| `{v.Name}` | {e.File} | {e.Code} ({e.Value}) @ {e.Offset} |", readme);
+        }
         Assert.Contains(VectorFiles.RegenerateVariable, readme);
     }
 
