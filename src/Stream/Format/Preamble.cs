@@ -126,7 +126,7 @@ public readonly record struct Preamble(
             throw new StreamFormatException(StreamErrorCode.BadChannel, ChannelIndexOffset, $"channel {index} of {count}");
         byte role = source[RoleOffset];
         if (role > (byte)PreambleRole.ReturnPath)
-            throw new StreamFormatException(StreamErrorCode.BadHeaderField, RoleOffset, $"unknown preamble role {role}");
+            throw new StreamFormatException(StreamErrorCode.BadPreambleField, RoleOffset, $"unknown preamble role {role}");
         return new Preamble(
             new Guid(source.Slice(StreamIdOffset, 16), bigEndian: true),
             index, count, caps,

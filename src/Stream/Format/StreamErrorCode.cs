@@ -24,6 +24,8 @@ public enum StreamErrorCode : uint
     BadChannel = 105,
     /// <summary>The stream ended inside the preamble.</summary>
     TruncatedPreamble = 106,
+    /// <summary>A preamble field is out of range (unknown role, role not the expected one, max_payload below 4096, SWITCHOVER_ACK without RETURN_PATH).</summary>
+    BadPreambleField = 107,
 
     // 2xx: chunk header
     /// <summary>Sync word missing where a chunk header must start.</summary>
