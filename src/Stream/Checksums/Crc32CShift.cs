@@ -52,6 +52,10 @@ internal static class Crc32CShift
     internal static uint Combine(uint crcA, uint crcB, long lengthB) =>
         MultiplyModP(ZeroBytesOperator(lengthB), crcA) ^ crcB;
 
+    /// <summary><c>AppendZeros(Compute(a), n) == Compute(a ++ n zero bytes)</c>: zero runs cost no byte work.</summary>
+    internal static uint AppendZeros(uint crc, long count) =>
+        count == 0 ? crc : ~MultiplyModP(ZeroBytesOperator(count), ~crc);
+
     private static uint[] BuildPowersOfTwo()
     {
         var powers = new uint[67];

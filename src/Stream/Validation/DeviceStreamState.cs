@@ -59,7 +59,7 @@ internal sealed class DeviceStreamState(ushort device, DeviceSummary summary)
                 if (h.Offset != _configOffset)
                     throw Fail(StreamErrorCode.OffsetMismatch, channel, chunk, $"CONFIG of device {Device} at offset {h.Offset}, expected {_configOffset}");
                 var bytes = raw.Decode(chunk, out uint crc);
-                _configCrc = Crc32CCombine.Combine(_configCrc, crc, h.RawLength);
+                _configCrc = Crc32CShift.Combine(_configCrc, crc, h.RawLength);
                 _configOffset += h.RawLength;
                 summary.ConfigBytes += h.RawLength;
                 summary.ConfigChunks++;
@@ -128,7 +128,7 @@ internal sealed class DeviceStreamState(ushort device, DeviceSummary summary)
         CheckDataOffset(channel, chunk);
         if (h.Type == ChunkType.ZeroRun)
         {
-            _dataCrc = Crc32CCombine.AppendZeros(_dataCrc, h.RawLength);
+            _dataCrc = Crc32CShift.AppendZeros(_dataCrc, h.RawLength);
             summary.ZeroRunChunks++;
             summary.ZeroRunBytes += h.RawLength;
             Advance(h.RawLength, phase);
@@ -136,7 +136,7 @@ internal sealed class DeviceStreamState(ushort device, DeviceSummary summary)
             return;
         }
         var bytes = raw.Decode(chunk, out uint crc);
-        _dataCrc = Crc32CCombine.Combine(_dataCrc, crc, h.RawLength);
+        _dataCrc = Crc32CShift.Combine(_dataCrc, crc, h.RawLength);
         if (h.Codec == PayloadCodec.Lz4) summary.Lz4Chunks++; else summary.StoredChunks++;
         summary.WireDataBytes += h.WireLength;
         summary.RawDataBytes += h.RawLength;

@@ -155,7 +155,7 @@ public sealed class ChunkWriter
             var header = new ChunkHeader(ChunkType.Data, flags, device, state.Epoch, state.TakeSequence(), state.DataOffset, (uint)wire, (uint)length, payloadCrc);
             state.DataOffset += (uint)length;
             state.DataBytesAllEpochs += (uint)length;
-            state.DataCrc = Crc32CCombine.Combine(state.DataCrc, rawCrc, (uint)length);
+            state.DataCrc = Crc32CShift.Combine(state.DataCrc, rawCrc, length);
             return Emit(chunk, header, (uint)length);
         }
     }
@@ -173,7 +173,7 @@ public sealed class ChunkWriter
             var state = _sequencer.Open(device);
             var header = new ChunkHeader(ChunkType.Config, flags, device, state.Epoch, state.TakeSequence(), state.ConfigOffset, (uint)wire, (uint)length, payloadCrc);
             state.ConfigOffset += (uint)length;
-            state.ConfigCrc = Crc32CCombine.Combine(state.ConfigCrc, rawCrc, (uint)length);
+            state.ConfigCrc = Crc32CShift.Combine(state.ConfigCrc, rawCrc, length);
             return Emit(chunk, header, 0);
         }
     }
@@ -219,7 +219,7 @@ public sealed class ChunkWriter
             var header = new ChunkHeader(ChunkType.ZeroRun, flags, device, state.Epoch, state.TakeSequence(), state.DataOffset, 0, length, 0);
             state.DataOffset += length;
             state.DataBytesAllEpochs += length;
-            state.DataCrc = Crc32CCombine.AppendZeros(state.DataCrc, length);
+            state.DataCrc = Crc32CShift.AppendZeros(state.DataCrc, length);
             return Emit(chunk, header, length);
         }
     }

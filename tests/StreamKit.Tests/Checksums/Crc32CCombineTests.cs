@@ -2,7 +2,7 @@ using StreamKit.Tests.Vectors;
 using StreamKit.Wire;
 using Xunit;
 
-namespace StreamKit.Tests.Format;
+namespace StreamKit.Tests.Checksums;
 
 public class Crc32CCombineTests
 {
@@ -14,7 +14,7 @@ public class Crc32CCombineTests
         {
             var a = rng.Bytes(rng.Between(0, 3000));
             var b = rng.Bytes(rng.Between(0, 3000));
-            Assert.Equal(Crc32C.Append(Crc32C.Compute(a), b), Crc32CCombine.Combine(Crc32C.Compute(a), Crc32C.Compute(b), (ulong)b.Length));
+            Assert.Equal(Crc32C.Append(Crc32C.Compute(a), b), Crc32CShift.Combine(Crc32C.Compute(a), Crc32C.Compute(b), b.Length));
         }
     }
 
@@ -26,8 +26,8 @@ public class Crc32CCombineTests
         {
             var a = rng.Bytes(rng.Between(0, 100));
             uint crc = Crc32C.Compute(a);
-            Assert.Equal(Crc32C.Append(crc, new byte[n]), Crc32CCombine.AppendZeros(crc, (ulong)n));
+            Assert.Equal(Crc32C.Append(crc, new byte[n]), Crc32CShift.AppendZeros(crc, n));
         }
-        Assert.Equal(Crc32C.Compute(new byte[5000]), Crc32CCombine.AppendZeros(0, 5000));
+        Assert.Equal(Crc32C.Compute(new byte[5000]), Crc32CShift.AppendZeros(0, 5000));
     }
 }
