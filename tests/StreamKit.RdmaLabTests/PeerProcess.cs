@@ -6,11 +6,12 @@ namespace StreamKit.RdmaLabTests;
 
 /// <summary>
 /// A peer in a separate process, so a check can kill it (SIGKILL) mid-stream like a crashed
-/// migration peer. Modes: <c>send</c> streams pattern chunks forever; <c>hold</c> receives
-/// and never releases a buffer (a stuck receiver).
+/// migration peer. Mode <c>both</c> opens two channels: the first streams pattern chunks
+/// forever, the second receives and never releases a buffer (a stuck receiver).
 /// </summary>
 internal sealed class PeerProcess : IDisposable
 {
+    internal const ulong SendSeed = 51;
     private readonly Process _process;
 
     private PeerProcess(Process process) => _process = process;
@@ -46,27 +47,26 @@ internal sealed class PeerProcess : IDisposable
         _process.Dispose();
     }
 
-    /// <summary>The child side: <c>--peer send|hold ADDR PORT</c>.</summary>
+    /// <summary>The child side: <c>--peer both ADDR PORT</c>.</summary>
     internal static async Task<int> RunAsync(string[] args)
     {
+        if (args.Length != 3 || args[0] != "both")
+        {
+            Console.Error.WriteLine("usage: --peer both ADDR PORT");
+            return 2;
+        }
         var server = new IPEndPoint(IPAddress.Parse(args[1]), int.Parse(args[2]));
         var options = new RdmaChannelOptions { ReceiveBufferSize = 64 * 1024, MaxSendBufferSize = 64 * 1024, ConnectTimeout = TimeSpan.FromSeconds(30) };
-        using var channel = await RdmaConnector.ConnectAsync(server, options, CancellationToken.None);
-        Console.WriteLine($"connected to {server} ({args[0]})");
-        switch (args[0])
+        using var sending = await RdmaConnector.ConnectAsync(server, options, CancellationToken.None);
+        using var holding = await RdmaConnector.ConnectAsync(server, options, CancellationToken.None);
+        Console.WriteLine($"connected twice to {server}");
+        var held = new List<RdmaReceivedMessage>();
+        var hold = Task.Run(async () =>
         {
-            case "send":
-                using (var source = new InfiniteSource(51))
-                    await ChunkPump.SendAsync(channel, source, long.MaxValue, new Random(52), CancellationToken.None);
-                break;
-            case "hold":
-                var held = new List<RdmaReceivedMessage>();
-                while (await channel.ReceiveAsync() is { } message) held.Add(message);
-                break;
-            default:
-                Console.Error.WriteLine($"unknown peer mode {args[0]}");
-                return 2;
-        }
+            while (await holding.ReceiveAsync() is { } message) held.Add(message);
+        });
+        using var source = new InfiniteSource(SendSeed);
+        await Task.WhenAll(ChunkPump.SendAsync(sending, source, long.MaxValue, new Random(52), CancellationToken.None), hold);
         return 0;
     }
 }

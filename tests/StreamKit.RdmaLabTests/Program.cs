@@ -23,7 +23,12 @@ internal static class Program
             return 1;
         }
         var lab = new LabChecks(ip, Environment.GetEnvironmentVariable("RDMA_LAB_DEV") ?? "rxe0");
-        var checks = lab.All().Where(c => args.Length == 0 || args.Contains(c.Name)).ToList();
+        var checks = args.Length == 0 ? lab.All().ToList() : lab.All().Concat(lab.Optional()).Where(c => args.Contains(c.Name)).ToList();
+        if (checks.Count == 0)
+        {
+            Console.WriteLine($"FAIL arguments: no check named {string.Join(", ", args)}; known: {string.Join(", ", lab.All().Concat(lab.Optional()).Select(c => c.Name))}");
+            return 1;
+        }
         int failures = 0;
         var total = Stopwatch.StartNew();
         foreach (var check in checks)

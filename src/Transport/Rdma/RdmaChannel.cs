@@ -209,9 +209,17 @@ internal sealed partial class RdmaChannel : IDisposable, IAsyncDisposable
             message.Leased = false;
             // After the peer's end no data can come: keep the buffer, return no credit.
             if (_disposed || _failure != null || _peerEnded) return;
-            PostReceiveLocked(message.Slot);
-            _ledger.OnDataBufferReposted();
-            MaybeSendCreditLocked();
+            try
+            {
+                PostReceiveLocked(message.Slot);
+                _ledger.OnDataBufferReposted();
+                MaybeSendCreditLocked();
+            }
+            catch (RdmaException)
+            {
+                // Already recorded as the channel's failure; the next send or receive reports it.
+                // Dispose must not throw.
+            }
         }
     }
 

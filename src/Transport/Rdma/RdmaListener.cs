@@ -13,6 +13,7 @@ internal sealed class RdmaListener : IDisposable
 {
     private readonly RdmaChannelOptions _options;
     private readonly SemaphoreSlim _acceptGate = new(1, 1);
+    private readonly CancellationTokenSource _closing = new();
     private CmEventChannel? _events;
     private unsafe RdmaCmId* _id;
 
@@ -63,11 +64,23 @@ internal sealed class RdmaListener : IDisposable
     /// <exception cref="RdmaException">The listener failed, or the accepted peer failed during the handshake.</exception>
     internal async Task<RdmaChannel> AcceptAsync(CancellationToken cancellationToken = default)
     {
-        await _acceptGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _closing.Token);
         try
         {
-            return await Task.Factory.StartNew(() => Accept(cancellationToken), cancellationToken,
+            await _acceptGate.WaitAsync(linked.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (_closing.IsCancellationRequested)
+        {
+            throw new RdmaException(RdmaErrorKind.Closed, "the listener was closed");
+        }
+        try
+        {
+            return await Task.Factory.StartNew(() => Accept(linked.Token), linked.Token,
                 TaskCreationOptions.LongRunning, TaskScheduler.Default).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (_closing.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            throw new RdmaException(RdmaErrorKind.Closed, "the listener was closed");
         }
         finally
         {
@@ -153,12 +166,15 @@ internal sealed class RdmaListener : IDisposable
         Rejected++;
     }
 
+    /// <summary>Stops listening; a pending accept ends with <see cref="RdmaErrorKind.Closed"/>.</summary>
     public unsafe void Dispose()
     {
+        if (_closing.IsCancellationRequested) return;
+        _closing.Cancel();
+        _acceptGate.Wait(); // a running accept notices within its 100 ms poll slice; then nothing uses the id
         if (_id != null) CmNative.rdma_destroy_id(_id);
         _id = null;
         _events?.Dispose();
         _events = null;
-        _acceptGate.Dispose();
     }
 }
