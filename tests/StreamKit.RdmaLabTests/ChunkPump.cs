@@ -34,7 +34,7 @@ internal static class ChunkPump
     /// <summary>Reads the source "device" into registered buffers, one DATA chunk per message, then ends the stream.</summary>
     internal static async Task SendAsync(RdmaChannel channel, Stream device, long total, Random sizes, CancellationToken ct, ushort deviceId = 1)
     {
-        int maxPayload = channel.MaxMessageSize - ChunkHeader.Size;
+        int maxPayload = channel.MaxChunkPayload;
         long offset = 0;
         ulong sequence = 0;
         while (offset < total)
@@ -42,16 +42,16 @@ internal static class ChunkPump
             RdmaSendBuffer buffer = await channel.GetSendBufferAsync(ct).ConfigureAwait(false);
             int want = (int)Math.Min(total - offset, sizes.Next(1, maxPayload + 1));
             // The only CPU copy on the sender: read() from the device fd into registered memory.
-            int n = device.Read(buffer.Span.Slice(ChunkHeader.Size, want));
+            int n = device.Read(buffer.Payload.Span[..want]);
             if (n == 0)
             {
                 buffer.Return();
                 throw new EndOfStreamException($"source ended at {offset} of {total} bytes");
             }
-            var payload = buffer.Span.Slice(ChunkHeader.Size, n);
+            var payload = buffer.Payload.Span[..n];
             new ChunkHeader(ChunkType.Data, 0, deviceId, 0, sequence++, (ulong)offset, (uint)n, (uint)n, Crc32C.Compute(payload))
-                .Encode(buffer.Span);
-            buffer.Send(ChunkHeader.Size + n);
+                .Encode(buffer.HeaderSpan);
+            buffer.SendChunk(n);
             offset += n;
         }
         await channel.CompleteAsync(ct).ConfigureAwait(false);

@@ -18,16 +18,22 @@ internal sealed class LabChecks(IPAddress address, string deviceName)
         (long.TryParse(Environment.GetEnvironmentVariable("RDMA_LAB_MIB"), out long mib) && mib > 0 ? mib : 16) << 20;
     private const int KiB = 1024;
 
-    /// <summary>Lab-sized channels: 64 KiB messages, 8 credits.</summary>
+    /// <summary>Lab-sized channels: 64 KiB messages, 8 credits (RDMA_LAB_BUFFER_KIB / RDMA_LAB_DEPTH override, for hardware).</summary>
     private static readonly RdmaChannelOptions Small = new()
     {
-        ReceiveBufferSize = 64 * KiB,
-        MaxSendBufferSize = 64 * KiB,
-        ReceiveDepth = 8,
+        ReceiveBufferSize = EnvInt("RDMA_LAB_BUFFER_KIB", 64) * KiB,
+        MaxSendBufferSize = EnvInt("RDMA_LAB_BUFFER_KIB", 64) * KiB,
+        ReceiveDepth = EnvInt("RDMA_LAB_DEPTH", 8),
         ControlDepth = 2,
-        SendDepth = 8,
+        SendDepth = EnvInt("RDMA_LAB_DEPTH", 8),
         ConnectTimeout = TimeSpan.FromSeconds(20),
     };
+
+    /// <summary>Generous for emulation on a loaded host: a minute plus 4 s per MiB.</summary>
+    private static TimeSpan TransferTimeout => TimeSpan.FromSeconds(60 + 4 * (TransferBytes >> 20));
+
+    private static int EnvInt(string name, int fallback) =>
+        int.TryParse(Environment.GetEnvironmentVariable(name), out int value) && value > 0 ? value : fallback;
 
     /// <summary>Checks run only when named on the command line.</summary>
     internal IEnumerable<LabCheck> Optional()
@@ -42,8 +48,8 @@ internal sealed class LabChecks(IPAddress address, string deviceName)
         yield return new("connect-refused", TimeSpan.FromSeconds(40), ConnectRefused);
         yield return new("connect-loopback-typed", TimeSpan.FromSeconds(40), ConnectLoopback);
         yield return new("handshake-preamble", TimeSpan.FromSeconds(60), HandshakePreamble);
-        yield return new("transfer-1ch", TimeSpan.FromSeconds(180), TransferOneChannel);
-        yield return new("transfer-2ch", TimeSpan.FromSeconds(180), TransferTwoChannels);
+        yield return new("transfer-1ch", TransferTimeout, TransferOneChannel);
+        yield return new("transfer-2ch", TransferTimeout, TransferTwoChannels);
         yield return new("flow-control-slow-receiver", TimeSpan.FromSeconds(120), FlowControl);
         yield return new("stream-adapter", TimeSpan.FromSeconds(60), StreamAdapter);
         yield return new("peer-closes-mid-stream", TimeSpan.FromSeconds(60), PeerClosesMidStream);

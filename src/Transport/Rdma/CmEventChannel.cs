@@ -50,7 +50,10 @@ internal sealed unsafe class CmEventChannel : IDisposable
         RdmaCmEvent* evt;
         if (CmNative.rdma_get_cm_event(_handle, &evt) != 0)
             throw RdmaException.FromErrno(RdmaErrorKind.SetupFailed, "rdma_get_cm_event failed");
-        var copy = new byte[evt->Conn.PrivateData == null ? 0 : evt->Conn.PrivateDataLen];
+        // Only connection events carry rdma_conn_param; for the others the union means nothing.
+        bool hasPrivateData = evt->Event is RdmaCmEventType.ConnectRequest or RdmaCmEventType.ConnectResponse
+            or RdmaCmEventType.Established or RdmaCmEventType.Rejected;
+        var copy = new byte[!hasPrivateData || evt->Conn.PrivateData == null ? 0 : evt->Conn.PrivateDataLen];
         if (copy.Length > 0) new ReadOnlySpan<byte>(evt->Conn.PrivateData, copy.Length).CopyTo(copy);
         var result = new CmEvent(evt->Event, evt->Status, evt->Id, copy);
         CmNative.rdma_ack_cm_event(evt);

@@ -115,7 +115,8 @@ internal sealed unsafe partial class RdmaChannel
         }
         if (!ok)
         {
-            Fail(WorkFailure(work, wc));
+            // Requests flushed by a disconnect after both streams ended are the normal close.
+            if (!(wc.Status == Ibv.WcWrFlushErr && _peerEnded && _endCompleted)) Fail(WorkFailure(work, wc));
             return;
         }
         DrainPendingLocked();
@@ -160,8 +161,6 @@ internal sealed unsafe partial class RdmaChannel
         string what = work == WorkKind.Receive ? "a receive" : $"a send ({work})";
         return wc.Status switch
         {
-            Ibv.WcWrFlushErr when _peerEnded && _endCompleted =>
-                new RdmaException(RdmaErrorKind.Closed, "the connection closed after both streams ended"),
             Ibv.WcWrFlushErr => new RdmaException(RdmaErrorKind.PeerDisconnected,
                 $"the connection closed with {what} outstanding: the peer disconnected, aborted or died before the streams ended"),
             Ibv.WcRetryExcErr => new RdmaException(RdmaErrorKind.PeerDisconnected,

@@ -67,6 +67,12 @@ internal sealed partial class RdmaChannel : IDisposable, IAsyncDisposable
     public int MaxMessageSize { get; private set; }
 
     /// <summary>
+    /// Largest chunk payload that still fits one message with its header: what the forward
+    /// sender announces as the preamble's max_payload, so every chunk is placed zero-copy.
+    /// </summary>
+    public int MaxChunkPayload => MaxMessageSize - Wire.ChunkHeader.Size;
+
+    /// <summary>
     /// Lends a registered send buffer, waiting while all <see cref="RdmaChannelOptions.SendDepth"/>
     /// buffers are leased, queued for credits or in flight — which is where a slow receiver
     /// blocks the sender.

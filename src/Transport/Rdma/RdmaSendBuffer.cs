@@ -1,3 +1,5 @@
+using StreamKit.Wire;
+
 namespace StreamKit.Transport.Rdma;
 
 /// <summary>
@@ -23,6 +25,15 @@ internal sealed class RdmaSendBuffer
 
     /// <summary>The whole buffer as a span.</summary>
     public Span<byte> Span => Memory.Span;
+
+    /// <summary>Where the chunk header goes: the first <see cref="ChunkHeader.Size"/> bytes.</summary>
+    public Span<byte> HeaderSpan => Memory.Span[..ChunkHeader.Size];
+
+    /// <summary>Where the device reads the chunk payload into: everything after the header.</summary>
+    public Memory<byte> Payload => Memory[ChunkHeader.Size..];
+
+    /// <summary>Sends the header plus <paramref name="payloadLength"/> payload bytes as one message.</summary>
+    public void SendChunk(int payloadLength) => Send(ChunkHeader.Size + payloadLength);
 
     internal int Slot { get; }
     internal SendBufferState State { get; set; }
