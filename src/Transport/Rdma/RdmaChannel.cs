@@ -229,6 +229,15 @@ internal sealed partial class RdmaChannel : IDisposable, IAsyncDisposable
         }
     }
 
+    /// <summary>True once the channel failed or was disposed: every send or receive would throw.</summary>
+    public bool IsClosed
+    {
+        get
+        {
+            lock (_sync) return _failure != null;
+        }
+    }
+
     /// <summary>A consistent snapshot of the channel's counters (diagnostics and tests).</summary>
     internal RdmaChannelCounters Counters
     {

@@ -5,7 +5,9 @@ namespace StreamKit.Transport.Rdma;
 /// streams (preamble exchange, the return path, tools). Writes are packed into send buffers and
 /// sent when a buffer is full or on flush; reads copy out of received messages. The bulk data
 /// path should use the channel's buffers directly instead: that is where zero-copy lives.
-/// Disposing the stream flushes and (unless leaveOpen) completes and disposes the channel.
+/// Disposing the stream flushes it and, unless leaveOpen, disposes the channel; it does not
+/// wait for anything. For a graceful end, flush and <c>await channel.CompleteAsync()</c> first
+/// (and read the peer's side to its end): disposing without that is an abort.
 /// </summary>
 internal sealed class RdmaChannelStream(RdmaChannel channel, bool leaveOpen = false) : Stream
 {
@@ -85,19 +87,13 @@ internal sealed class RdmaChannelStream(RdmaChannel channel, bool leaveOpen = fa
         _disposed = true;
         _reading?.Dispose();
         _reading = null;
-        if (leaveOpen)
-        {
-            SendCurrent();
-            return;
-        }
         try
         {
-            SendCurrent();
-            await channel.CompleteAsync().ConfigureAwait(false);
+            if (!channel.IsClosed) SendCurrent();
         }
         finally
         {
-            channel.Dispose();
+            if (!leaveOpen) await channel.DisposeAsync().ConfigureAwait(false);
         }
     }
 
