@@ -39,11 +39,15 @@ internal sealed class ReceiveWindow : IDisposable
     /// <param name="connection">The source of bytes; the window does not own it.</param>
     /// <param name="pool">Where blocks come from.</param>
     /// <param name="blockSize">Block size (rounded up by the pool to a power of two); each receive reads up to one block.</param>
-    /// <param name="maxReadAhead">Largest <c>minimumBytes</c> a read may ask for (bounds memory for one chunk).</param>
-    public ReceiveWindow(TransportConnection connection, PinnedBufferPool pool, int blockSize = 1 << 20, int maxReadAhead = 64 << 20)
+    /// <param name="maxReadAhead">
+    /// Largest <c>minimumBytes</c> a read may ask for (bounds memory for one chunk); 0 = the smaller of
+    /// 64 MiB and the pool cap less one block.
+    /// </param>
+    public ReceiveWindow(TransportConnection connection, PinnedBufferPool pool, int blockSize = 1 << 20, int maxReadAhead = 0)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(blockSize, PinnedBufferPool.MinBlockSize);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(blockSize, pool.MaxBlockSize);
+        if (maxReadAhead == 0) maxReadAhead = (int)Math.Min(64 << 20, pool.MaxBytes - blockSize);
         if (maxReadAhead <= 0 || maxReadAhead > pool.MaxBytes - blockSize)
             throw new ArgumentOutOfRangeException(nameof(maxReadAhead), maxReadAhead, $"must be 1..{pool.MaxBytes - blockSize} (the pool cap less one block)");
         _connection = connection;

@@ -14,12 +14,26 @@ internal sealed class TlsConnection : TransportConnection
     private readonly Socket _socket;
     private readonly SslStream _ssl;
 
-    public TlsConnection(Socket socket, SslStream ssl, TransportKind kind, ConnectionSettings settings)
+    private readonly bool _isClient;
+
+    public TlsConnection(Socket socket, SslStream ssl, TransportKind kind, ConnectionSettings settings, bool isClient)
         : base(kind, SocketConnection.Describe(socket.LocalEndPoint, kind), SocketConnection.Describe(socket.RemoteEndPoint, kind), settings)
     {
         _socket = socket;
         _ssl = ssl;
+        _isClient = isClient;
     }
+
+    /// <summary>
+    /// With TLS 1.3 the server checks the client certificate after the client has finished its
+    /// handshake, so a refused client only sees the connection close, before any byte arrives.
+    /// </summary>
+    protected override string EarlyCloseHint =>
+        _isClient && BytesReceived == 0 && _ssl.LocalCertificate is not null
+            ? "; the server closed the TLS connection before sending anything: it may have rejected this client certificate"
+            : _isClient && BytesReceived == 0
+                ? "; the server closed the TLS connection before sending anything: it may require a client certificate (mutual TLS) that this client did not present, or have rejected this client certificate"
+                : "";
 
     public override bool CanSend => true;
     public override bool CanReceive => true;

@@ -202,7 +202,7 @@ internal abstract class TransportConnection : IAsyncDisposable
             int received = await ReceiveAsync(buffer[filled..], cancellationToken).ConfigureAwait(false);
             if (received == 0)
                 throw new TransportException(TransportErrorKind.ConnectionClosed,
-                    $"the peer closed the connection after {filled} of {buffer.Length} expected bytes (stream offset {BytesReceived})", RemoteEndPoint);
+                    $"the peer closed the connection after {filled} of {buffer.Length} expected bytes (stream offset {BytesReceived}){EarlyCloseHint}", RemoteEndPoint);
             filled += received;
         }
     }
@@ -263,6 +263,9 @@ internal abstract class TransportConnection : IAsyncDisposable
         finally { TransportMetrics.Closed(Kind); }
         GC.SuppressFinalize(this);
     }
+
+    /// <summary>Appended to "peer closed" messages; lets a transport name a likely cause (e.g. a refused TLS client certificate).</summary>
+    protected virtual string EarlyCloseHint => "";
 
     /// <summary>Writes all bytes of the segments (total <paramref name="totalBytes"/>, &gt; 0).</summary>
     protected abstract ValueTask SendCoreAsync(IReadOnlyList<ReadOnlyMemory<byte>> segments, long totalBytes, CancellationToken cancellationToken);

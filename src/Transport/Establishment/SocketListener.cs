@@ -155,7 +155,7 @@ internal sealed class SocketListener : TransportListener
                 try
                 {
                     var ssl = await TlsHandshake.AuthenticateAsServerAsync(socket, _tls, peer, deadline.Token).ConfigureAwait(false);
-                    connection = new TlsConnection(socket, ssl, _kind, settings);
+                    connection = new TlsConnection(socket, ssl, _kind, settings, isClient: false);
                 }
                 catch (TransportException e) when (e.Kind == TransportErrorKind.TlsRequired)
                 {

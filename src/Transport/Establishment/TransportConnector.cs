@@ -96,7 +96,7 @@ internal static class TransportConnector
                     try
                     {
                         var ssl = await TlsHandshake.AuthenticateAsClientAsync(socket, tls, host, endpoint, deadline.Token).ConfigureAwait(false);
-                        connection = new TlsConnection(socket, ssl, kind, settings);
+                        connection = new TlsConnection(socket, ssl, kind, settings, isClient: true);
                     }
                     catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
                     {
