@@ -4,17 +4,22 @@ namespace StreamKit.Transport;
 
 /// <summary>
 /// The receive half of a <c>file:</c> address: reads a saved stream back with <c>pread</c> straight
-/// into the caller's buffer; end of file is the end of the stream. There is no send direction.
+/// into the caller's buffer; end of file is the end of the stream. A pipe, FIFO or character device
+/// (<c>file:/dev/stdin</c>) is read with <c>read</c>. There is no send direction.
 /// </summary>
 internal sealed class FileReceiveConnection : TransportConnection
 {
     private readonly SafeFileHandle _file;
+    private readonly string _path;
+    private readonly bool _seekable;
     private long _offset;
 
     private FileReceiveConnection(SafeFileHandle file, string path)
         : base(TransportKind.File, "(this process)", $"file:{path}", ConnectionSettings.Unbounded)
     {
         _file = file;
+        _path = path;
+        _seekable = FileNative.IsSeekable(file);
     }
 
     public override bool CanSend => false;
@@ -44,9 +49,20 @@ internal sealed class FileReceiveConnection : TransportConnection
     protected override ValueTask<int> ReceiveCoreAsync(Memory<byte> buffer, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        int read = RandomAccess.Read(_file, buffer.Span, _offset);
+        int read = _seekable ? RandomAccess.Read(_file, buffer.Span, _offset) : ReadPipe(buffer.Span);
         _offset += read;
         return new ValueTask<int>(read);
+    }
+
+    private unsafe int ReadPipe(Span<byte> buffer)
+    {
+        while (true)
+        {
+            nint read;
+            fixed (byte* p = buffer) read = FileNative.Read(_file, p, (nuint)buffer.Length);
+            if (read >= 0) return (int)read;
+            if (System.Runtime.InteropServices.Marshal.GetLastPInvokeError() != FileNative.EINTR) throw FileNative.Error("read from", _path);
+        }
     }
 
     protected override ValueTask CompleteSendCoreAsync(CancellationToken cancellationToken) => ValueTask.CompletedTask;

@@ -8,12 +8,15 @@ namespace StreamKit.Transport;
 /// written sequentially to a file with one <c>pwritev</c> per chunk (header + payload), straight from
 /// the caller's buffers (no FileStream buffering). Writes are synchronous, as page-cache writes are;
 /// <see cref="TransportConnection.CompleteSendAsync"/> fsyncs. There is no receive direction.
+/// An existing FIFO or character device (<c>file:/dev/stdout</c>, a named pipe into <c>ssh</c>) is
+/// written with <c>writev</c> instead; a reader that goes away is <see cref="TransportErrorKind.ConnectionReset"/>.
 /// </summary>
 internal sealed class FileSendConnection : TransportConnection
 {
     private const int MaxSegmentsPerWrite = 1024;
     private readonly SafeFileHandle _file;
     private readonly string _path;
+    private readonly bool _seekable;
     private long _offset;
 
     private FileSendConnection(SafeFileHandle file, string path)
@@ -21,23 +24,31 @@ internal sealed class FileSendConnection : TransportConnection
     {
         _file = file;
         _path = path;
+        _seekable = FileNative.IsSeekable(file);
     }
 
     public override bool CanSend => true;
     public override bool CanReceive => false;
 
-    /// <summary>Creates the file (or replaces it when <paramref name="overwrite"/>).</summary>
+    /// <summary>
+    /// Creates the file (or replaces it when <paramref name="overwrite"/>); an existing pipe or device is
+    /// opened as it is. Opening a FIFO blocks until its reader opens it, as open(2) does.
+    /// </summary>
     /// <exception cref="TransportException">It exists and may not be replaced, or cannot be created.</exception>
     public static FileSendConnection Create(string path, bool overwrite)
     {
         try
         {
-            var handle = File.OpenHandle(path, overwrite ? FileMode.Create : FileMode.CreateNew, FileAccess.Write, FileShare.Read);
-            return new FileSendConnection(handle, path);
-        }
-        catch (IOException e) when (!overwrite && File.Exists(path))
-        {
-            throw new TransportException(TransportErrorKind.IoFailed, "the file already exists; refusing to overwrite it (set TransportOptions.OverwriteFile)", $"file:{path}", e);
+            if (File.Exists(path))
+            {
+                var existing = File.OpenHandle(path, FileMode.Open, FileAccess.Write, FileShare.Read);
+                if (!FileNative.IsSeekable(existing)) return new FileSendConnection(existing, path);
+                existing.Dispose();
+                if (!overwrite)
+                    throw new TransportException(TransportErrorKind.IoFailed, "the file already exists; refusing to overwrite it (set TransportOptions.OverwriteFile)", $"file:{path}");
+                return new FileSendConnection(File.OpenHandle(path, FileMode.Create, FileAccess.Write, FileShare.Read), path);
+            }
+            return new FileSendConnection(File.OpenHandle(path, FileMode.CreateNew, FileAccess.Write, FileShare.Read), path);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -78,12 +89,14 @@ internal sealed class FileSendConnection : TransportConnection
             }
             long written;
             fixed (FileNative.IoVector* iov = vectors)
-                written = FileNative.PWriteV(_file, iov, count, _offset);
+                written = _seekable ? FileNative.PWriteV(_file, iov, count, _offset) : FileNative.WriteV(_file, iov, count);
             if (written < 0)
             {
                 int errno = Marshal.GetLastPInvokeError();
-                if (errno == 4) continue; // EINTR: retry the same range
-                throw new IOException($"write to {_path} failed: {Marshal.GetPInvokeErrorMessage(errno)} (errno {errno})", errno);
+                if (errno == FileNative.EINTR) continue; // retry the same range
+                if (errno == FileNative.EPIPE)
+                    throw new TransportException(TransportErrorKind.ConnectionReset, "the reader of the pipe went away (EPIPE)", $"file:{_path}");
+                throw FileNative.Error("write to", _path);
             }
             _offset += written;
             if (written == requested) { index += count; skip = 0; continue; }
@@ -105,8 +118,8 @@ internal sealed class FileSendConnection : TransportConnection
 
     protected override ValueTask CompleteSendCoreAsync(CancellationToken cancellationToken)
     {
-        // No peer acknowledges a file, so durability is the end of the send: fsync.
-        RandomAccess.FlushToDisk(_file);
+        // No peer acknowledges a file, so durability is the end of the send: fsync (pipes have nothing to sync).
+        if (_seekable) RandomAccess.FlushToDisk(_file);
         return ValueTask.CompletedTask;
     }
 

@@ -68,6 +68,74 @@ public class ConnectionTransferTests
     }
 
     [Fact]
+    public async Task FifoCarriesTheStreamAsAPipeWould()
+    {
+        var ct = Deadline();
+        var data = RandomBytes(1 << 20, 15);
+        string path = MakeFifo();
+        try
+        {
+            using var pool = new PinnedBufferPool(16 << 20, 1 << 20, trackLeaks: true);
+            var address = TransportAddress.File(path);
+            // Opening a FIFO blocks until the other end opens it, so each end runs on its own thread.
+            var receiving = Task.Run(async () =>
+            {
+                await using var listener = TransportListener.Bind(address);
+                await using var receiver = await listener.AcceptAsync(ct);
+                await ReceiveAllAsync(receiver[0], pool, data, seed: 16, ct);
+            }, ct);
+            await using (var sender = await Task.Run(() => TransportConnector.ConnectAsync(address, NewPreamble(), null, ct), ct))
+            {
+                await SendAllAsync(sender[0], data, seed: 17, ct);
+                await sender[0].CompleteSendAsync(ct);
+            }
+            await receiving;
+            pool.AssertNoLeaks();
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
+    public async Task FifoReaderGoingAwayIsConnectionReset()
+    {
+        var ct = Deadline();
+        string path = MakeFifo();
+        try
+        {
+            var address = TransportAddress.File(path);
+            var reading = Task.Run(async () =>
+            {
+                await using var listener = TransportListener.Bind(address);
+                await using var receiver = await listener.AcceptAsync(ct); // reads the preamble, then closes
+            }, ct);
+            await using var sender = await Task.Run(() => TransportConnector.ConnectAsync(address, NewPreamble(), null, ct), ct);
+            await reading;
+            var e = await Assert.ThrowsAsync<TransportException>(async () =>
+            {
+                for (int i = 0; i < 100; i++) await sender[0].SendAsync(new byte[48], new byte[64 << 10], ct);
+            });
+            Assert.Equal(TransportErrorKind.ConnectionReset, e.Kind);
+            Assert.Contains("EPIPE", e.Message);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    private static string MakeFifo()
+    {
+        string path = TempFile();
+        using var mkfifo = System.Diagnostics.Process.Start("mkfifo", path);
+        mkfifo.WaitForExit();
+        Assert.Equal(0, mkfifo.ExitCode);
+        return path;
+    }
+
+    [Fact]
     public async Task InMemoryPairCarriesBytesExactlyBothWays()
     {
         var ct = Deadline();
