@@ -11,7 +11,7 @@ namespace StreamKit.Transport;
 /// <list type="bullet">
 /// <item>role must be forward; N must not exceed the listener's channel limit (checked before any allocation sized by N);</item>
 /// <item>an index already present is a duplicate; a count that differs from the stream's first channel is inconsistent;</item>
-/// <item>a channel of a stream that completed recently is a stray;</item>
+/// <item>a channel of a stream that completed (or timed out) recently is a stray;</item>
 /// <item>a new stream while <see cref="TransportOptions.MaxPendingStreams"/> others are assembling is refused.</item>
 /// </list>
 /// A stream not complete within <see cref="TransportOptions.ChannelGroupTimeout"/> of its first channel
@@ -61,7 +61,7 @@ internal sealed class ChannelGroupAssembler : IDisposable
         {
             if (_disposed) return new TransportException(TransportErrorKind.Aborted, "the listener is shutting down", peer);
             if (_recent.Contains(preamble.StreamId))
-                return Refuse($"stray channel {preamble.ChannelIndex}: stream {stream} is already complete", peer);
+                return Refuse($"stray channel {preamble.ChannelIndex}: stream {stream} was already completed or timed out", peer);
             if (!_pending.TryGetValue(preamble.StreamId, out var pending))
             {
                 if (_pending.Count >= _options.MaxPendingStreams)
@@ -115,6 +115,7 @@ internal sealed class ChannelGroupAssembler : IDisposable
         {
             if (!_pending.Remove(pending.StreamId, out var current) || current != pending) return;
             pending.Deadline?.Dispose();
+            Remember(pending.StreamId); // a late channel of the failed stream is a stray, not the start of a new one
             arrived = Arrived(pending);
         }
         var missing = Enumerable.Range(0, pending.Count).Where(i => pending.Slots[i] is null).ToList();

@@ -27,15 +27,17 @@ internal sealed class MemoryConnection : TransportConnection
     /// <summary>Creates two connected ends.</summary>
     /// <param name="name">Names the pair in messages.</param>
     /// <param name="bufferBytes">Bytes a sender may get ahead of its receiver before it waits.</param>
-    /// <param name="settings">Timeouts and bandwidth for both ends (default: none).</param>
-    public static (MemoryConnection A, MemoryConnection B) CreatePair(string name = "memory", long bufferBytes = 4 << 20, ConnectionSettings? settings = null)
+    /// <param name="settings">Timeouts and bandwidth for end A (default: none).</param>
+    /// <param name="settingsB">Timeouts and bandwidth for end B (default: as A).</param>
+    public static (MemoryConnection A, MemoryConnection B) CreatePair(string name = "memory", long bufferBytes = 4 << 20,
+        ConnectionSettings? settings = null, ConnectionSettings? settingsB = null)
     {
         var options = new PipeOptions(pauseWriterThreshold: bufferBytes, resumeWriterThreshold: bufferBytes / 2, minimumSegmentSize: 64 * 1024, useSynchronizationContext: false);
         var aToB = new Pipe(options);
         var bToA = new Pipe(options);
         settings ??= ConnectionSettings.Unbounded;
         return (new MemoryConnection(bToA.Reader, aToB.Writer, $"{name}:a", $"{name}:b", settings),
-                new MemoryConnection(aToB.Reader, bToA.Writer, $"{name}:b", $"{name}:a", settings));
+                new MemoryConnection(aToB.Reader, bToA.Writer, $"{name}:b", $"{name}:a", settingsB ?? settings));
     }
 
     protected override async ValueTask SendCoreAsync(IReadOnlyList<ReadOnlyMemory<byte>> segments, long totalBytes, CancellationToken cancellationToken)

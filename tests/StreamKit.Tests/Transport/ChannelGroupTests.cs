@@ -157,6 +157,12 @@ public class ChannelGroupTests
         Assert.Equal(StreamErrorCode.Timeout, code);
         Assert.Contains("did not connect", text);
 
+        // A late channel of the failed stream is refused as a stray rather than starting a new assembly.
+        await using var late = await OpenRawChannelAsync(listener.Address, NewPreamble(id) with { ChannelIndex = 1, ChannelCount = 3 }, ct);
+        var (lateCode, lateText) = await ReadRejectionAsync(late, ct);
+        Assert.Equal(StreamErrorCode.BadChannel, lateCode);
+        Assert.Contains("completed or timed out", lateText);
+
         // The listener keeps working for the next stream.
         var sender = await TransportConnector.ConnectAsync(listener.Address with { }, NewPreamble(), Options(), ct);
         await using (sender)

@@ -245,3 +245,29 @@ public class ConnectionTransferTests
         protected override void Dispose(bool disposing) => System.Runtime.InteropServices.NativeMemory.Free(_pointer);
     }
 }
+
+public class MemoryChannelsTests
+{
+    [Fact]
+    public async Task InMemoryGroupsLookLikeSocketGroups()
+    {
+        var ct = Deadline();
+        var preamble = NewPreamble();
+        var (sender, receiver) = await MemoryChannels.CreatePairAsync(preamble, channels: 3, cancellationToken: ct);
+        await using (sender)
+        await using (receiver)
+        {
+            Assert.Equal(preamble.StreamId, receiver.StreamId);
+            for (int i = 0; i < 3; i++)
+            {
+                Assert.Equal(i, receiver.Preambles[i].ChannelIndex);
+                Assert.Equal(3, receiver.Preambles[i].ChannelCount);
+                Assert.Equal(Wire.Preamble.Size, sender[i].BytesSent);
+                await sender[i].SendAsync(new[] { (byte)i }, ct);
+                var one = new byte[1];
+                await receiver[i].ReceiveExactlyAsync(one, ct);
+                Assert.Equal(i, one[0]);
+            }
+        }
+    }
+}
