@@ -18,6 +18,9 @@ internal sealed class SocketListener : TransportListener
 {
     internal const int MaxConcurrentHandshakes = 64;
 
+    /// <summary>Complete streams waiting for <see cref="AcceptAsync"/>; beyond this, new ones are refused (they hold sockets).</summary>
+    internal const int MaxUnacceptedStreams = 16;
+
     private readonly Socket _socket;
     private readonly TransportAddress _address;
     private readonly TransportOptions _options;
@@ -25,7 +28,7 @@ internal sealed class SocketListener : TransportListener
     private readonly TlsHandshake.ServerContext? _tls;
     private readonly Action<TransportException>? _onRejected;
     private readonly ChannelGroupAssembler _assembler;
-    private readonly Channel<object> _outcomes = Channel.CreateUnbounded<object>();
+    private readonly Channel<object> _outcomes = Channel.CreateBounded<object>(MaxUnacceptedStreams);
     private readonly CancellationTokenSource _stopping = new();
     private readonly HashSet<Task> _inflight = new();
     private readonly Task _acceptLoop;
@@ -221,22 +224,30 @@ internal sealed class SocketListener : TransportListener
 
     private void OnGroupComplete(ChannelGroup group)
     {
-        if (!_outcomes.Writer.TryWrite(group))
-            _ = group.DisposeAsync().AsTask();
+        if (_outcomes.Writer.TryWrite(group)) return;
+        var refusal = new TransportException(TransportErrorKind.HandshakeRejected, _disposed != 0
+            ? $"stream {group.StreamId} completed while the listener was shutting down"
+            : $"stream {group.StreamId} refused: {MaxUnacceptedStreams} complete streams are already waiting to be accepted");
+        Report(refusal);
+        Track(CloseGroupAsync(group, StreamErrorCode.BadChannel, refusal.Detail));
     }
 
     private void OnGroupExpired(TransportException error, IReadOnlyList<(TransportConnection Connection, Preamble Preamble)> arrived)
     {
-        TransportMetrics.Refused(error.Kind);
-        Track(CloseExpiredAsync(error, arrived));
-        _outcomes.Writer.TryWrite(error);
+        Track(CloseAsync(arrived, StreamErrorCode.Timeout, error.Detail));
+        // Reported through AcceptAsync (the caller waits for this stream); if nobody is taking outcomes, through the callback.
+        if (!_outcomes.Writer.TryWrite(error)) Report(error);
+        else TransportMetrics.Refused(error.Kind);
     }
 
-    private static async Task CloseExpiredAsync(TransportException error, IReadOnlyList<(TransportConnection Connection, Preamble Preamble)> arrived)
+    private static Task CloseGroupAsync(ChannelGroup group, StreamErrorCode code, string text) =>
+        CloseAsync(Enumerable.Range(0, group.Count).Select(i => (group[i], group.Preambles[i])).ToList(), code, text);
+
+    private static async Task CloseAsync(IReadOnlyList<(TransportConnection Connection, Preamble Preamble)> channels, StreamErrorCode code, string text)
     {
-        foreach (var (connection, preamble) in arrived)
+        foreach (var (connection, preamble) in channels)
         {
-            await RejectionNotice.TrySendAsync(connection, preamble, StreamErrorCode.Timeout, error.Detail).ConfigureAwait(false);
+            await RejectionNotice.TrySendAsync(connection, preamble, code, text).ConfigureAwait(false);
             await connection.DisposeAsync().ConfigureAwait(false);
         }
     }

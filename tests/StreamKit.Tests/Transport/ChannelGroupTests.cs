@@ -199,6 +199,31 @@ public class ChannelGroupTests
     }
 
     [Fact]
+    public async Task StreamsNobodyAcceptsAreBoundedNotHoarded()
+    {
+        var ct = Deadline();
+        var rejections = new Rejections();
+        await using var listener = TransportListener.Bind(LoopbackTcp(), Options(), rejections.Add);
+        var clients = new List<TransportConnection>();
+        try
+        {
+            for (int i = 0; i <= SocketListener.MaxUnacceptedStreams; i++)
+                clients.Add(await OpenRawChannelAsync(listener.Address, NewPreamble(), ct));
+            var refusal = await rejections.NextAsync(ct);
+            Assert.Equal(TransportErrorKind.HandshakeRejected, refusal.Kind);
+            Assert.Contains("already waiting to be accepted", refusal.Message);
+            var (code, _) = await ReadRejectionAsync(clients[^1], ct);
+            Assert.Equal(StreamErrorCode.BadChannel, code);
+            for (int i = 0; i < SocketListener.MaxUnacceptedStreams; i++)
+                await (await listener.AcceptAsync(ct)).DisposeAsync();
+        }
+        finally
+        {
+            foreach (var c in clients) await c.DisposeAsync();
+        }
+    }
+
+    [Fact]
     public async Task GarbageInsteadOfAPreambleIsRejected()
     {
         var ct = Deadline();
