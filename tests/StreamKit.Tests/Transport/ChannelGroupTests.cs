@@ -144,7 +144,7 @@ public class ChannelGroupTests
     public async Task MissingChannelTimesOutWithTypedErrorAndTheListenerCarriesOn()
     {
         var ct = Deadline();
-        await using var listener = TransportListener.Bind(LoopbackTcp(), Options(groupTimeoutMs: 400));
+        await using var listener = TransportListener.Bind(LoopbackTcp(), Options(groupTimeoutMs: 1500));
         var id = Guid.NewGuid();
         await using var c0 = await OpenRawChannelAsync(listener.Address, NewPreamble(id) with { ChannelIndex = 0, ChannelCount = 3 }, ct);
         await using var c2 = await OpenRawChannelAsync(listener.Address, NewPreamble(id) with { ChannelIndex = 2, ChannelCount = 3 }, ct);
@@ -175,7 +175,7 @@ public class ChannelGroupTests
     {
         var ct = Deadline();
         var rejections = new Rejections();
-        await using var listener = TransportListener.Bind(LoopbackTcp(), Options(handshakeTimeoutMs: 500), rejections.Add);
+        await using var listener = TransportListener.Bind(LoopbackTcp(), Options(handshakeTimeoutMs: 1000), rejections.Add);
         // A slowloris peer: 5 bytes of a preamble, then silence.
         using var slow = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         await slow.ConnectAsync("127.0.0.1", listener.Address.Port, ct);
