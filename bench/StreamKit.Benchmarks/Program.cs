@@ -4,5 +4,14 @@ namespace StreamKit.Benchmarks;
 
 internal static class Program
 {
-    private static void Main(string[] args) => BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+    private static async Task Main(string[] args)
+    {
+        // Plain end-to-end checks that BenchmarkDotNet's per-op model does not fit.
+        if (args.Length > 0 && args[0] == "loopback")
+        {
+            await LoopbackThroughput.RunAsync(args);
+            return;
+        }
+        BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+    }
 }
