@@ -39,6 +39,7 @@ internal sealed class ControlClient : IAsyncDisposable
     private readonly CancellationTokenSource _closing = new();
     private readonly Task _receiving;
     private long _nextId;
+    private int _disposed;
 
     private ControlClient(Socket socket)
     {
@@ -202,6 +203,7 @@ internal sealed class ControlClient : IAsyncDisposable
     /// <summary>Closes the connection.</summary>
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         try { _socket.Shutdown(SocketShutdown.Both); } catch (SocketException) { /* gone */ }
         _closing.Cancel();
         _socket.Dispose();

@@ -143,6 +143,7 @@ internal sealed class ControlledDevice : IMigrationDevice, PassedFdDataChannel.I
             RetireChannels();
             _epoch++;
             _hint = precopy;
+            _state = MigrationState.Running; // as after a reset: the sender asks for PRE_COPY again
             if (stopCopyEstimate is not null) _stopCopyEstimate = stopCopyEstimate;
             _offered = new PassedFdDataChannel(fd, saving: true, stopCopy: false, PrecopyIoctl, this);
             _doneReported = false;
@@ -403,6 +404,7 @@ internal sealed class ControlledDevice : IMigrationDevice, PassedFdDataChannel.I
         {
             if (channel != _current && channel != _offered) return; // already superseded by a discard
             publish = new DataFdDeadEvent(Id, _epoch, channel.InStopCopy ? "stop-copy" : "pre-copy");
+            if (channel == _current && Role == ControlRole.Source) _state = MigrationState.Running; // reset or left the group
         }
         _events.Publish(publish);
     }
