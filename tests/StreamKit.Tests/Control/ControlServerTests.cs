@@ -223,7 +223,7 @@ public sealed class ControlServerTests
         (await f.Request("add-device", Fields.SourceDevice(1, "n", flags: 1))).EnsureOk();
         (await f.Request("start")).EnsureOk();
         var device = f.Session.Devices[0];
-        var waiting = Task.Run(() => device.SetState(StreamKit.Device.MigrationState.StopCopy));
+        var waiting = Blocking.Run(() => device.SetState(StreamKit.Device.MigrationState.StopCopy));
         (await f.Request("cancel", w => w.WriteString("reason", "operator said so"))).EnsureOk();
         Assert.Equal("operator said so", await f.Session.Cancelled.Task.WaitAsync(f.Timeout));
         var failed = await f.Client.WaitForEventAsync("failed", f.Timeout);

@@ -224,3 +224,12 @@ internal static class Fields
 
     public static Action<Utf8JsonWriter> Device(ushort id) => w => w.WriteNumber("device", id);
 }
+
+/// <summary>
+/// Runs a blocking device call (SetState waiting for the VMM) on its own thread, as sessions do:
+/// parking thread-pool threads on 2 cores starves the pool and stalls every test for seconds.
+/// </summary>
+internal static class Blocking
+{
+    public static Task<T> Run<T>(Func<T> call) => Task.Factory.StartNew(call, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+}
