@@ -5,7 +5,7 @@ namespace StreamKit.Transport.Control;
 /// (learned from the completed/failed events the session publishes through <see cref="Events"/>),
 /// and what a lost control connection means.
 /// </summary>
-internal abstract class ControlHandlerBase : IControlHandler, IControlEventSink
+internal abstract class ControlHandlerBase : IControlHandler, IControlEventSink, IDisposable
 {
     private readonly object _gate = new();
     private readonly List<ControlledDevice> _devices = [];
@@ -104,6 +104,16 @@ internal abstract class ControlHandlerBase : IControlHandler, IControlEventSink
         }
         // The VMM is gone and nobody can drive the devices any more: a migration cannot finish.
         _ = CancelAllAsync($"control connection lost: {reason}", CancellationToken.None).AsTask();
+    }
+
+    /// <summary>Closes StreamKit's copies of every device fd not taken by the session (dispose after the session ended).</summary>
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            _terminal ??= "disposed";
+            foreach (var device in _devices) device.Dispose();
+        }
     }
 
     private async ValueTask CancelAllAsync(string reason, CancellationToken cancellationToken)

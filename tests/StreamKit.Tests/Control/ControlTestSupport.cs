@@ -184,7 +184,7 @@ internal sealed class ControlFixture : IAsyncDisposable
     {
         await Client.DisposeAsync();
         await Server.DisposeAsync();
-        foreach (var device in Handler.Devices) device.Dispose();
+        Handler.Dispose();
         try { System.IO.Directory.Delete(Directory, recursive: true); } catch (IOException) { }
     }
 }
