@@ -163,7 +163,7 @@ internal abstract class ControlHandlerBase : IControlHandler, IControlEventSink,
         lock (_gate)
         {
             ThrowIfTerminal(request);
-            if (!_started) throw BadState(request, $"{request.Op} needs a started migration");
+            if (!_started) throw BadState(request, "the migration is not started");
         }
     }
 

@@ -1,15 +1,22 @@
 using System.Buffers;
+using System.Text.Encodings.Web;
 using System.Text.Json;
 
 namespace StreamKit.Transport.Control;
 
 /// <summary>
 /// Serializes replies and events as single lines: compact JSON (strings escape every control
-/// character, so no raw LF can appear inside) followed by one LF.
+/// character, so no raw LF can appear inside) followed by one LF. Non-ASCII text and quotes are
+/// written readably (the relaxed encoder is "unsafe" only for embedding in HTML, which this is not).
 /// </summary>
 internal static class ControlMessageWriter
 {
-    private static readonly JsonWriterOptions Options = new() { Indented = false, SkipValidation = false };
+    private static readonly JsonWriterOptions Options = new()
+    {
+        Indented = false,
+        SkipValidation = false,
+        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    };
 
     /// <summary><c>{"id":N,"ok":true,...}</c>.</summary>
     internal static byte[] OkReply(long id, ControlReply? reply) => Line(w =>

@@ -430,7 +430,11 @@ internal sealed class ControlledDevice : IMigrationDevice, PassedFdDataChannel.I
         return new DeviceDoneEvent(Id, _epoch, _precopyBytesBefore + (channel?.PrecopyBytes ?? 0), _stopCopyBytesBefore + (channel?.StopCopyBytes ?? 0));
     }
 
-    /// <summary>Kills the epoch's channels, keeping their byte counts for status. The taker still disposes a taken channel.</summary>
+    /// <summary>
+    /// Kills the epoch's channels and closes StreamKit's copies of their fds at once (a read or write in
+    /// progress keeps its reference until it returns; afterwards every call reports a dead session).
+    /// Their byte counts are kept for status.
+    /// </summary>
     private void RetireChannels()
     {
         foreach (var channel in new[] { _current, _offered })
@@ -439,8 +443,8 @@ internal sealed class ControlledDevice : IMigrationDevice, PassedFdDataChannel.I
             channel.MarkDead();
             _precopyBytesBefore += channel.PrecopyBytes;
             _stopCopyBytesBefore += channel.StopCopyBytes;
+            channel.Dispose();
         }
-        _offered?.Dispose(); // never taken: nobody else will close it
         _offered = null;
         _current = null;
         _vmmStopCopy = false;

@@ -42,12 +42,12 @@ public sealed class DestinationConversationTests
         dev1.Reset();
         var dead = Assert.Throws<DeviceException>(() => resume0.Write("late"u8));
         Assert.Equal(DeviceErrorKind.DeadSession, dead.Kind);
-        resume0.Dispose();
         first.Write.Dispose();
+        Assert.Equal(0, TestPipeReadable(first)); // StreamKit closed its copy of the old write end at the reset: EOF
+        resume0.Dispose();
         var toResuming = Blocking.Run(() => dev1.SetState(MigrationState.Resuming));
         var needed = await f.Client.WaitForEventAsync("resume-fd-needed", f.Timeout);
         Assert.Equal((1, 1), (needed.GetProperty("device").GetInt32(), needed.GetProperty("epoch").GetInt32()));
-        Assert.Equal(0, TestPipeReadable(first)); // StreamKit's copy of the old write end is closed: EOF
         ControlAssert.Error(await f.Request("resume-fd", w => { w.WriteNumber("device", 1); w.WriteNumber("epoch", 0); }, second.Write), ControlErrorCode.BadState);
         var waitingStatus = (await f.Request("status")).EnsureOk().Body.GetProperty("devices")[0];
         Assert.Equal("waiting-fd", waitingStatus.GetProperty("state").GetString());

@@ -68,9 +68,9 @@ public sealed class SourceConversationTests
         Assert.Equal(DataReadStatus.DeadSession, channel1.Read(new byte[16]).Status);
         Assert.Null(channel1.GetPrecopyInfo());
         Assert.Equal(MigrationState.Running, dev1.GetState());
-        channel1.Dispose();
         pre.Read.Dispose();
-        Assert.True(pre.ReadEndClosedEverywhere(), "the discarded PRE_COPY fd was kept open");
+        Assert.True(pre.ReadEndClosedEverywhere(), "the discarded PRE_COPY fd was kept open"); // closed before the sender disposes
+        channel1.Dispose();
         var channel1b = dev1.SetState(MigrationState.PreCopy)!;
         Assert.Equal(1u, dev1.Epoch);
         fresh.WriteAll("again"u8);
