@@ -16,7 +16,6 @@ internal sealed class ControlConnection : IControlEventSink
     private readonly Channel<byte[]> _outgoing = Channel.CreateUnbounded<byte[]>(new() { SingleReader = true });
     private readonly CancellationTokenSource _closing = new();
     private long _pendingBytes;
-    private int _pendingRequests;
     private bool _helloDone;
     private string? _closeReason;
 
@@ -143,13 +142,23 @@ internal sealed class ControlConnection : IControlEventSink
                 throw new ControlRequestException(ControlErrorCode.HelloRequired, $"send hello before {request.Op}", requestId: request.Id);
 
             var pending = _handler.HandleAsync(request, cancellationToken);
-            if (pending.IsCompleted)
+            if (!pending.IsCompleted)
             {
-                Complete(request, pending);
+                deferred = true; // its fds stay open until it completes
+                _ = CompleteLaterAsync(request, pending.AsTask());
                 return;
             }
-            deferred = true; // its fds stay open until it completes
-            _ = CompleteLaterAsync(request, pending);
+            ControlReply? result;
+            try
+            {
+                result = pending.Result;
+            }
+            catch (Exception e)
+            {
+                Fail(request, e);
+                return;
+            }
+            Enqueue(ControlMessageWriter.OkReply(request.Id, result));
         }
         catch (ControlRequestException e)
         {
@@ -177,39 +186,33 @@ internal sealed class ControlConnection : IControlEventSink
         return new HelloReply(Math.Min(hello.Version, ControlLimits.Version), _handler.Role, _serverName);
     }
 
-    private void Complete(ControlRequest request, ValueTask<ControlReply?> pending)
+    /// <summary>The error reply for a handler failure.</summary>
+    private void Fail(ControlRequest request, Exception error) => Enqueue(error switch
     {
-        try
-        {
-            Enqueue(ControlMessageWriter.OkReply(request.Id, pending.Result));
-        }
-        catch (ControlRequestException e)
-        {
-            Enqueue(ControlMessageWriter.ErrorReply(request.Id, e.Code, e.Message, e.Field));
-        }
-        catch (OperationCanceledException)
-        {
-            Enqueue(ControlMessageWriter.ErrorReply(request.Id, ControlErrorCode.Cancelled, $"{request.Op} was cancelled"));
-        }
-        catch (Exception e)
-        {
-            Enqueue(ControlMessageWriter.ErrorReply(request.Id, ControlErrorCode.InternalError, $"{e.GetType().Name}: {e.Message}"));
-        }
-    }
+        ControlRequestException e => ControlMessageWriter.ErrorReply(request.Id, e.Code, e.Message, e.Field),
+        OperationCanceledException => ControlMessageWriter.ErrorReply(request.Id, ControlErrorCode.Cancelled, $"{request.Op} was cancelled"),
+        _ => ControlMessageWriter.ErrorReply(request.Id, ControlErrorCode.InternalError, $"{error.GetType().Name}: {error.Message}"),
+    });
 
-    private async Task CompleteLaterAsync(ControlRequest request, ValueTask<ControlReply?> pending)
+    private async Task CompleteLaterAsync(ControlRequest request, Task<ControlReply?> pending)
     {
-        Interlocked.Increment(ref _pendingRequests);
         try
         {
-            try { await pending.ConfigureAwait(false); }
-            catch (Exception) { /* reported by Complete */ }
-            Complete(request, pending);
+            ControlReply? result;
+            try
+            {
+                result = await pending.ConfigureAwait(false);
+            }
+            catch (Exception e)
+            {
+                Fail(request, e);
+                return;
+            }
+            Enqueue(ControlMessageWriter.OkReply(request.Id, result));
         }
         finally
         {
             PassedFd.DisposeUnclaimed(request.Fds);
-            Interlocked.Decrement(ref _pendingRequests);
         }
     }
 

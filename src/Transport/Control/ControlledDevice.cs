@@ -316,7 +316,7 @@ internal sealed class ControlledDevice : IMigrationDevice, PassedFdDataChannel.I
                 if (_offered is null && _resumeFdRequested != _epoch)
                 {
                     _resumeFdRequested = _epoch;
-                    _events.Publish(new ResumeFdNeededEvent(Id, _epoch));
+                    PublishUnlocked(new ResumeFdNeededEvent(Id, _epoch));
                 }
                 Wait(() => _offered is not null, from, target);
                 var channel = _offered!;
@@ -331,8 +331,10 @@ internal sealed class ControlledDevice : IMigrationDevice, PassedFdDataChannel.I
                 uint epoch = _epoch;
                 _commit = null;
                 _commitRequested = epoch;
-                _events.Publish(new DeviceCompleteEvent(Id, epoch, _current?.WrittenBytes ?? 0));
-                Wait(() => _commit is not null, from, target);
+                PublishUnlocked(new DeviceCompleteEvent(Id, epoch, _current?.WrittenBytes ?? 0));
+                Wait(() => _commit is not null || _epoch != epoch, from, target);
+                if (_epoch != epoch)
+                    throw new DeviceException(DeviceErrorKind.DeadSession, "the device was reset while the VMM was committing it", Errno.ENODEV, MigrationState.Running);
                 var (ok, errno, message) = _commit!.Value;
                 if (!ok)
                 {
@@ -448,6 +450,23 @@ internal sealed class ControlledDevice : IMigrationDevice, PassedFdDataChannel.I
         _offered = null;
         _current = null;
         _vmmStopCopy = false;
+    }
+
+    /// <summary>
+    /// Publishes with the lock released (as Monitor.Wait would), so a sink can never deadlock against
+    /// this device; callers re-check their conditions afterwards, as they do after a wait.
+    /// </summary>
+    private void PublishUnlocked(ControlEvent controlEvent)
+    {
+        Monitor.Exit(_gate);
+        try
+        {
+            _events.Publish(controlEvent);
+        }
+        finally
+        {
+            Monitor.Enter(_gate);
+        }
     }
 
     private void Wait(Func<bool> ready, MigrationState from, MigrationState target)

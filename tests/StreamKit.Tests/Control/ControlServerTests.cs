@@ -256,6 +256,74 @@ public sealed class ControlServerTests
         Assert.StartsWith("control connection lost", reason);
     }
 
+    [Fact]
+    public async Task CancelEndsAWaitingSwitchoverWithCancelled()
+    {
+        await using var f = await ControlFixture.StartAsync(ControlRole.Source);
+        (await f.Request("add-device", Fields.SourceDevice(1, "n", flags: 1))).EnsureOk();
+        (await f.Request("start")).EnsureOk();
+        f.Session.SwitchoverGate = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var switchover = f.Request("switchover", w => w.WriteBoolean("wait_ack", true));
+        (await f.Request("cancel")).EnsureOk();
+        ControlAssert.Error(await switchover, ControlErrorCode.Cancelled);
+    }
+
+    /// <summary>A handler with a bug: whatever escapes it becomes internal-error, and the server lives on.</summary>
+    private sealed class BrokenHandler : IControlHandler
+    {
+        public ControlRole Role => ControlRole.Source;
+        public void Attach(IControlEventSink events) { }
+        public void OnDisconnected(string reason) => throw new InvalidOperationException("bug in OnDisconnected");
+        public ValueTask<ControlReply?> HandleAsync(ControlRequest request, CancellationToken cancellationToken) => request switch
+        {
+            StatusRequest => throw new NullReferenceException("synchronous bug"),
+            _ => Later(),
+        };
+
+        private static async ValueTask<ControlReply?> Later()
+        {
+            await Task.Yield();
+            throw new IndexOutOfRangeException("asynchronous bug");
+        }
+    }
+
+    [Fact]
+    public async Task HandlerBugsBecomeInternalErrorAndTheServerSurvives()
+    {
+        string directory = ControlFixture.NewDirectory();
+        await using var server = new ControlServer(Path.Combine(directory, "b.sock"), new BrokenHandler());
+        server.Start();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        for (int round = 0; round < 2; round++) // OnDisconnected throwing must not stop the server either
+        {
+            await using var client = await ControlClient.ConnectAsync(server.Path, timeout.Token);
+            (await client.HelloAsync(cancellationToken: timeout.Token)).EnsureOk();
+            var sync = await client.RequestAsync("status", null, null, timeout.Token);
+            ControlAssert.Error(sync, ControlErrorCode.InternalError);
+            Assert.Contains("synchronous bug", sync.ErrorMessage);
+            var async = await client.RequestAsync("start", null, null, timeout.Token);
+            ControlAssert.Error(async, ControlErrorCode.InternalError);
+            Assert.Contains("asynchronous bug", async.ErrorMessage);
+            await client.DisposeAsync();
+            await WaitUntil(() => !server.HasClient, timeout.Token);
+        }
+        Directory.Delete(directory, true);
+    }
+
+    [Fact]
+    public void EveryErrorCodeIsSpecifiedAndNamedUniquely()
+    {
+        string spec = File.ReadAllText(SourceTree.Find("spec", "control-protocol.md"));
+        var names = ControlErrorCodes.All.Select(c => c.Name()).ToArray();
+        Assert.Equal(names.Length, names.Distinct().Count());
+        foreach (var code in ControlErrorCodes.All)
+        {
+            Assert.Contains($"| `{code.Name()}` |", spec);
+            Assert.Equal(code, ControlErrorCodes.Parse(code.Name()));
+        }
+        Assert.Null(ControlErrorCodes.Parse("no-such-code"));
+    }
+
     internal static async Task WaitUntil(Func<bool> condition, CancellationToken cancellationToken)
     {
         while (!condition()) await Task.Delay(10, cancellationToken);

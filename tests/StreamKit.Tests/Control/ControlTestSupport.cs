@@ -125,6 +125,7 @@ internal sealed class RecordingSession : ISourceControlSession, IDestinationCont
     public ValueTask CancelAsync(string reason, CancellationToken cancellationToken)
     {
         Record($"cancel:{reason}");
+        SwitchoverGate?.TrySetCanceled(); // a waiting switchover ends as "cancelled"
         Events?.Publish(new FailedEvent(StreamErrorCode.Cancelled, reason));
         Cancelled.TrySetResult(reason);
         return ValueTask.CompletedTask;
@@ -229,6 +230,20 @@ internal static class Fields
 /// Runs a blocking device call (SetState waiting for the VMM) on its own thread, as sessions do:
 /// parking thread-pool threads on 2 cores starves the pool and stalls every test for seconds.
 /// </summary>
+/// <summary>Finds a file of the checkout above the test's output directory (the tests run inside the checkout).</summary>
+internal static class SourceTree
+{
+    public static string Find(params string[] relative)
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            string candidate = Path.Combine([dir.FullName, .. relative]);
+            if (File.Exists(candidate)) return candidate;
+        }
+        throw new FileNotFoundException($"{Path.Combine(relative)} not found above {AppContext.BaseDirectory}");
+    }
+}
+
 internal static class Blocking
 {
     public static Task<T> Run<T>(Func<T> call) => Task.Factory.StartNew(call, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);

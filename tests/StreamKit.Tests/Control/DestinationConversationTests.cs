@@ -102,6 +102,23 @@ public sealed class DestinationConversationTests
         Assert.Throws<DeviceException>(() => device.SetState(MigrationState.PreCopy));
     }
 
+    [Fact]
+    public async Task ResetWhileWaitingForTheCommitEndsTheWait()
+    {
+        await using var f = await ControlFixture.StartAsync(ControlRole.Destination);
+        using var pipe = TestPipe.Create();
+        (await f.Request("add-device", Fields.Device(4), pipe.Write)).EnsureOk();
+        (await f.Request("start")).EnsureOk();
+        var device = f.Session.Devices[0];
+        using var channel = device.SetState(MigrationState.Resuming)!;
+        var committing = Blocking.Run(() => device.SetState(MigrationState.Stop));
+        await f.Client.WaitForEventAsync("device-complete", f.Timeout);
+        device.Reset(); // e.g. a late DISCARD
+        var e = await Assert.ThrowsAsync<DeviceException>(() => committing.WaitAsync(f.Timeout));
+        Assert.Equal(DeviceErrorKind.DeadSession, e.Kind);
+        ControlAssert.Error(await f.Request("commit-result", w => { w.WriteNumber("device", 4); w.WriteNumber("epoch", 0); w.WriteBoolean("ok", true); }), ControlErrorCode.BadState);
+    }
+
     /// <summary>What one read of the read end returns within a second: 0 means EOF (no writer left anywhere), -1 nothing yet.</summary>
     private static unsafe int TestPipeReadable(TestPipe pipe)
     {

@@ -83,7 +83,7 @@ public sealed class ExternalDriverTests
         server.Start();
 
         var start = new ProcessStartInfo("python3") { RedirectStandardOutput = true, RedirectStandardError = true };
-        start.ArgumentList.Add(FindDriver());
+        start.ArgumentList.Add(SourceTree.Find("tests", "StreamKit.Tests", "Control", "driver.py"));
         start.ArgumentList.Add(server.Path);
         start.ArgumentList.Add(payload.ToString());
         using var python = Process.Start(start)!;
@@ -112,16 +112,5 @@ public sealed class ExternalDriverTests
         Assert.True(done.GetProperty("stop_copy_bytes").GetInt64() > 0);
         Assert.Equal("done", summary.RootElement.GetProperty("status")[0].GetProperty("state").GetString());
         Directory.Delete(directory, true);
-    }
-
-    /// <summary>driver.py next to this file in the source tree (the tests run from inside the checkout).</summary>
-    private static string FindDriver()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            string candidate = Path.Combine(dir.FullName, "tests", "StreamKit.Tests", "Control", "driver.py");
-            if (File.Exists(candidate)) return candidate;
-        }
-        throw new FileNotFoundException("tests/StreamKit.Tests/Control/driver.py not found above " + AppContext.BaseDirectory);
     }
 }
