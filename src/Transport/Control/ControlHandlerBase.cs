@@ -67,7 +67,15 @@ internal abstract class ControlHandlerBase : IControlHandler, IControlEventSink,
                     _started = true;
                     devices = [.. _devices];
                 }
-                await Run(request, () => Session.StartAsync(devices, this, cancellationToken)).ConfigureAwait(false);
+                try
+                {
+                    await Run(request, () => Session.StartAsync(devices, this, cancellationToken)).ConfigureAwait(false);
+                }
+                catch
+                {
+                    lock (_gate) _started = false; // nothing started: the VMM may fix the cause and retry
+                    throw;
+                }
                 return null;
             case CancelRequest cancel:
                 lock (_gate)

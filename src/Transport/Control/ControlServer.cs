@@ -13,6 +13,7 @@ internal sealed class ControlServer : IControlEventSink, IAsyncDisposable
 {
     private readonly IControlHandler _handler;
     private readonly string _serverName;
+    private readonly uint _allowedUid;
     private readonly Socket _listener;
     private readonly CancellationTokenSource _stopping = new();
     private ControlConnection? _active;
@@ -21,11 +22,16 @@ internal sealed class ControlServer : IControlEventSink, IAsyncDisposable
     private bool _disposed;
 
     /// <summary>Binds and listens on <paramref name="path"/>; a stale socket file (nobody listening) is replaced.</summary>
+    /// <param name="path">Socket path.</param>
+    /// <param name="handler">Receives the requests.</param>
+    /// <param name="serverName">Reported in hello replies.</param>
+    /// <param name="allowedUid">The uid besides root that may connect; default: this process's effective uid.</param>
     /// <exception cref="IOException">The path is in use by a live server or is not a socket.</exception>
-    internal ControlServer(string path, IControlHandler handler, string serverName = "streamkit")
+    internal ControlServer(string path, IControlHandler handler, string serverName = "streamkit", uint? allowedUid = null)
     {
         LibC.EnsureSupported();
         Path = path;
+        _allowedUid = allowedUid ?? LibC.GetEffectiveUserId();
         _handler = handler;
         _serverName = serverName;
         handler.Attach(this);
@@ -98,7 +104,7 @@ internal sealed class ControlServer : IControlEventSink, IAsyncDisposable
     }
 
     /// <summary>SO_PEERCRED: struct ucred { 0 pid_t pid; 4 uid_t uid; 8 gid_t gid } (12 bytes).</summary>
-    private static bool PeerAllowed(Socket socket, out string who)
+    private bool PeerAllowed(Socket socket, out string who)
     {
         Span<byte> credentials = stackalloc byte[12];
         try
@@ -114,7 +120,7 @@ internal sealed class ControlServer : IControlEventSink, IAsyncDisposable
         int pid = BitConverter.ToInt32(credentials);
         uint uid = BitConverter.ToUInt32(credentials[4..]);
         who = $"pid {pid} (uid {uid})";
-        return uid == 0 || uid == LibC.GetEffectiveUserId();
+        return uid == 0 || uid == _allowedUid;
     }
 
     private static void RemoveStaleSocket(string path)

@@ -15,7 +15,9 @@ internal interface IControlSession
 {
     /// <summary>
     /// <c>start</c>: every device is added. Source: connect to the destination and begin pre-copy.
-    /// Destination: accept the stream. Return once started (not when the migration ends).
+    /// Destination: accept the stream. Return once started (not when the migration ends). If it
+    /// throws, nothing may have started: the VMM can fix the cause and send start again. It runs on
+    /// the connection's receive loop, so it should not block for long.
     /// </summary>
     /// <param name="devices">The devices in add order.</param>
     /// <param name="events">Where to publish progress, switchover-ready, device-announced, completed and failed.</param>

@@ -214,6 +214,9 @@ public sealed class ControlServerTests
         var reply = await f.Request("start");
         ControlAssert.Error(reply, ControlErrorCode.OperationFailed);
         Assert.Contains("start failed", reply.ErrorMessage);
+        f.Session.StartFailure = null; // the cause is fixed: start may be retried
+        (await f.Request("start")).EnsureOk();
+        Assert.Equal(["start:1", "start:1"], f.Session.Calls);
     }
 
     [Fact]
@@ -307,6 +310,49 @@ public sealed class ControlServerTests
             await client.DisposeAsync();
             await WaitUntil(() => !server.HasClient, timeout.Token);
         }
+        Directory.Delete(directory, true);
+    }
+
+    [Fact]
+    public async Task PeersOfAnotherUidArePermissionDenied()
+    {
+        string directory = ControlFixture.NewDirectory();
+        bool root = StreamKit.Transport.Control.Native.LibC.GetEffectiveUserId() == 0;
+        // As root (always allowed) a peer of another uid is needed: python3 under setpriv as nobody.
+        // Otherwise this process itself is the foreign peer: allow some other uid only.
+        await using var server = new ControlServer(Path.Combine(directory, "p.sock"), new SourceControlHandler(new RecordingSession()),
+            allowedUid: root ? null : 4_000_000_000u);
+        server.Start();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        JsonElement reply;
+        if (root)
+        {
+            if (OperatingSystem.IsLinux())
+            {
+                File.SetUnixFileMode(directory, (UnixFileMode)0b111_101_101);
+                File.SetUnixFileMode(server.Path, (UnixFileMode)0b110_110_110); // let the foreign peer reach SO_PEERCRED
+            }
+            var start = new System.Diagnostics.ProcessStartInfo("setpriv") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = directory };
+            string python = File.Exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3"; // not a shim under /root
+            foreach (string a in new[] { "--reuid=65534", "--regid=65534", "--clear-groups", python, "-c",
+                "import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); print(s.makefile().readline(), end='')", server.Path })
+                start.ArgumentList.Add(a);
+            using var peer = System.Diagnostics.Process.Start(start)!;
+            string line = await peer.StandardOutput.ReadToEndAsync(timeout.Token);
+            await peer.WaitForExitAsync(timeout.Token);
+            Assert.True(peer.ExitCode == 0, await peer.StandardError.ReadToEndAsync());
+            reply = JsonDocument.Parse(line).RootElement.Clone();
+        }
+        else
+        {
+            await using var client = await ControlClient.ConnectAsync(server.Path, timeout.Token);
+            reply = await client.NextMessageAsync(timeout.Token);
+            await client.Completion.WaitAsync(timeout.Token);
+        }
+        ControlAssert.Error(reply, ControlErrorCode.PermissionDenied, null);
+        string peerUid = root ? "65534" : StreamKit.Transport.Control.Native.LibC.GetEffectiveUserId().ToString();
+        Assert.Contains($"(uid {peerUid})", reply.GetProperty("error").GetProperty("message").GetString());
+        Assert.False(server.HasClient);
         Directory.Delete(directory, true);
     }
 
