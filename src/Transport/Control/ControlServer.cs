@@ -55,7 +55,7 @@ internal sealed class ControlServer : IControlEventSink, IAsyncDisposable
     internal string Path { get; }
 
     /// <summary>True while a VMM connection that completed hello is open.</summary>
-    internal bool HasClient => _active is { HelloDone: true };
+    internal bool HasClient => Volatile.Read(ref _active) is { HelloDone: true };
 
     /// <summary>Starts accepting connections in the background.</summary>
     internal void Start()
@@ -65,7 +65,7 @@ internal sealed class ControlServer : IControlEventSink, IAsyncDisposable
     }
 
     /// <inheritdoc/>
-    public bool Publish(ControlEvent controlEvent) => _active is { } connection && connection.Publish(controlEvent);
+    public bool Publish(ControlEvent controlEvent) => Volatile.Read(ref _active) is { } connection && connection.Publish(controlEvent);
 
     private async Task AcceptLoopAsync(CancellationToken cancellationToken)
     {
@@ -76,7 +76,17 @@ internal sealed class ControlServer : IControlEventSink, IAsyncDisposable
             {
                 socket = await _listener.AcceptAsync(cancellationToken).ConfigureAwait(false);
             }
-            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException)
+            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
+            {
+                return;
+            }
+            catch (SocketException) when (!cancellationToken.IsCancellationRequested)
+            {
+                // Transient (EMFILE, ECONNABORTED): the server must outlive one failed accept.
+                await Task.Delay(100, CancellationToken.None).ConfigureAwait(false);
+                continue;
+            }
+            catch (SocketException)
             {
                 return;
             }
@@ -87,12 +97,12 @@ internal sealed class ControlServer : IControlEventSink, IAsyncDisposable
                 _ = connection.RejectAsync(ControlErrorCode.PermissionDenied, $"{who} may not control this server");
                 continue;
             }
-            if (_active is not null)
+            if (Volatile.Read(ref _active) is not null)
             {
                 _ = connection.RejectAsync(ControlErrorCode.Busy, "another control connection is active");
                 continue;
             }
-            _active = connection;
+            Volatile.Write(ref _active, connection);
             _activeTask = RunConnectionAsync(connection, cancellationToken);
         }
     }
