@@ -4,6 +4,7 @@ using System.Text.Json;
 using StreamKit.Device;
 using StreamKit.Transport.Control;
 using StreamKit.Transport.Control.Native;
+using LibC = StreamKit.Transport.Control.Native.LibC;
 using StreamKit.Wire;
 
 namespace StreamKit.Tests.Control;
