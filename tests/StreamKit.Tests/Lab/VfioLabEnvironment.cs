@@ -11,13 +11,35 @@ namespace StreamKit.Tests.Lab;
 internal static class VfioLabEnvironment
 {
     private static readonly Lazy<Located> Instance = new(Locate);
+    private static readonly Lazy<Located> RdmaInstance = new(() => WithRdma(Instance.Value));
 
     internal sealed record Located(string? SkipReason, string RepoRoot, string RunScript, string DotnetHost, string LabProgram);
 
     internal static Located Get() => Instance.Value;
 
+    /// <summary>The same lab booted with <c>--rdma</c> (soft-RoCE rxe0), running tests/StreamKit.RdmaLabTests.</summary>
+    internal static Located GetRdma() => RdmaInstance.Value;
+
     /// <summary>Why the lab tests are skipped here, or null when they run.</summary>
     internal static string? SkipReason => Get().SkipReason;
+
+    /// <summary>Why the RDMA lab tests are skipped here, or null when they run.</summary>
+    internal static string? RdmaSkipReason => GetRdma().SkipReason;
+
+    private static Located WithRdma(Located vfio)
+    {
+        if (vfio.SkipReason is not null) return vfio;
+        // run.sh --rdma needs the soft-RoCE verbs provider and librdmacm on this machine (the guest uses them).
+        bool provider = Directory.Exists("/usr/lib") && Directory.EnumerateDirectories("/usr/lib")
+            .Select(dir => Path.Combine(dir, "libibverbs"))
+            .Any(dir => Directory.Exists(dir) && Directory.EnumerateFiles(dir, "librxe-rdmav*.so").Any());
+        if (!provider)
+            return Skip("RDMA lab: no soft-RoCE provider (apt-get install -y ibverbs-providers librdmacm1)");
+        string program = vfio.LabProgram.Replace(
+            Path.Combine("tests", "StreamKit.LabTests", "bin"), Path.Combine("tests", "StreamKit.RdmaLabTests", "bin"))
+            .Replace("StreamKit.LabTests.dll", "StreamKit.RdmaLabTests.dll");
+        return vfio with { LabProgram = program };
+    }
 
     private static Located Locate()
     {

@@ -21,3 +21,13 @@ public sealed class VfioLabTheoryAttribute : TheoryAttribute
         if (VfioLabEnvironment.SkipReason is { } reason) Skip = reason;
     }
 }
+
+/// <summary>A fact that needs the lab with soft-RoCE (<c>run.sh --rdma</c>); skipped, with the reason shown, where it cannot run.</summary>
+public sealed class RdmaLabFactAttribute : FactAttribute
+{
+    /// <summary>Sets <see cref="FactAttribute.Skip"/> when the lab or the RDMA packages are missing.</summary>
+    public RdmaLabFactAttribute()
+    {
+        if (VfioLabEnvironment.RdmaSkipReason is { } reason) Skip = reason;
+    }
+}

@@ -8,10 +8,19 @@ namespace StreamKit.Tests.Lab;
 /// One boot of the VFIO lab for the whole test class: <c>run.sh --timeout 600 -- dotnet StreamKit.LabTests.dll</c>,
 /// started on first use (so a skipped class boots nothing), its PASS/FAIL lines parsed.
 /// </summary>
-public sealed partial class VfioLabRun
+public sealed class VfioLabRun() : LabRun(rdma: false);
+
+/// <summary>One boot of the lab with <c>--rdma</c> (soft-RoCE) running StreamKit.RdmaLabTests.dll.</summary>
+public sealed class RdmaLabRun() : LabRun(rdma: true);
+
+/// <summary>A lab boot running one check program; see <see cref="VfioLabRun"/> and <see cref="RdmaLabRun"/>.</summary>
+public abstract partial class LabRun
 {
     private static readonly TimeSpan Watchdog = TimeSpan.FromSeconds(660);
-    private readonly Lazy<Result> _result = new(Run, LazyThreadSafetyMode.ExecutionAndPublication);
+    private readonly Lazy<Result> _result;
+
+    private protected LabRun(bool rdma) =>
+        _result = new(() => Run(rdma), LazyThreadSafetyMode.ExecutionAndPublication);
 
     /// <summary>What one lab run produced.</summary>
     public sealed record Result(int ExitCode, IReadOnlyDictionary<string, (bool Passed, string Text)> Checks,
@@ -20,12 +29,12 @@ public sealed partial class VfioLabRun
     /// <summary>Boots the lab (once) and returns its result.</summary>
     public Result Get() => _result.Value;
 
-    [GeneratedRegex(@"^(PASS|FAIL) ([A-Za-z0-9_.]+): ?(.*)$")]
+    [GeneratedRegex(@"^(PASS|FAIL) ([A-Za-z0-9_.-]+)(?:: ?(.*))?$")]
     private static partial Regex CheckLine();
 
-    private static Result Run()
+    private static Result Run(bool rdma)
     {
-        var env = VfioLabEnvironment.Get();
+        var env = rdma ? VfioLabEnvironment.GetRdma() : VfioLabEnvironment.Get();
         var empty = new Dictionary<string, (bool, string)>();
         if (env.SkipReason is { } skip) return new Result(-1, empty, [], null, "", TimeSpan.Zero, skip);
         if (!File.Exists(env.LabProgram))
@@ -40,7 +49,10 @@ public sealed partial class VfioLabRun
             RedirectStandardInput = true,
             UseShellExecute = false,
         };
-        foreach (string arg in (string[])["--timeout", "600", "--", env.DotnetHost, env.LabProgram]) start.ArgumentList.Add(arg);
+        string[] args = rdma
+            ? ["--timeout", "600", "--rdma", "--", env.DotnetHost, env.LabProgram]
+            : ["--timeout", "600", "--", env.DotnetHost, env.LabProgram];
+        foreach (string arg in args) start.ArgumentList.Add(arg);
 
         var log = new StringBuilder();
         var clock = Stopwatch.StartNew();
@@ -73,7 +85,8 @@ public sealed partial class VfioLabRun
                 checks[m.Groups[2].Value] = (m.Groups[1].Value == "PASS", m.Groups[3].Value);
                 lines.Add(l);
             }
-            else if (l.StartsWith("lab: ", StringComparison.Ordinal) && l.Contains(" passed, ", StringComparison.Ordinal))
+            else if ((l.StartsWith("lab: ", StringComparison.Ordinal) || l.StartsWith("rdma lab: ", StringComparison.Ordinal))
+                     && l.Contains(" passed, ", StringComparison.Ordinal))
             {
                 summary = l;
             }

@@ -38,7 +38,7 @@ public sealed class VfioLabTests(VfioLabRun lab, ITestOutputHelper output) : ICl
         Assert.Equal(0, result.ExitCode);
     }
 
-    private static VfioLabRun.Result Usable(VfioLabRun.Result result)
+    private static LabRun.Result Usable(LabRun.Result result)
     {
         Assert.True(result.Problem is null, $"{result.Problem}; log tail:\n{Tail(result.Log)}");
         return result;
