@@ -36,6 +36,7 @@ internal static class LabCheckNames
         "B_reset_and_resume_again",
         "reset_in_precopy",
         "async_reset_detected",
+        "async_reset_in_resuming",
         "out_of_sync_data_fd",
         "direct_stop_copy",
     ];

@@ -1,7 +1,6 @@
 using System.Buffers.Binary;
 using StreamKit.Device;
 using StreamKit.Device.Vfio;
-using VfioLibC = StreamKit.Device.Vfio.LibC;
 using static StreamKit.LabTests.CheckRunner;
 
 namespace StreamKit.LabTests;
@@ -22,7 +21,7 @@ internal sealed class MigrationChecks(string api, CheckRunner runner)
 
     private VfioDevice? _a, _b, _c;
     private MttyPorts? _portsA, _portsB;
-    private VfioDataChannel? _saveChannel;
+    private FdDataChannel? _saveChannel;
     private readonly List<byte> _saved = [];
     private DeviceException? _failedCommit;
 
@@ -72,6 +71,7 @@ internal sealed class MigrationChecks(string api, CheckRunner runner)
             Check("B_reset_and_resume_again", BResetAndResumeAgain);
             Check("reset_in_precopy", ResetInPrecopy);
             Check("async_reset_detected", AsyncResetDetected);
+            Check("async_reset_in_resuming", AsyncResetInResuming);
             Check("out_of_sync_data_fd", OutOfSyncDataFd);
             Check("direct_stop_copy", DirectStopCopy);
         }
@@ -189,13 +189,13 @@ internal sealed class MigrationChecks(string api, CheckRunner runner)
         ports.Seed(0, 0x5a, 0x03, "MIG");
         ports.Seed(1, 0xa5, 0x1b, "xy");
 
-        var channel = A.SetState(MigrationState.PreCopy) as VfioDataChannel;
+        var channel = A.SetState(MigrationState.PreCopy) as FdDataChannel;
         Expect(channel is not null, "RUNNING → PRE_COPY returned no data channel");
         _saveChannel = channel!;
         Expect(channel!.IsSaving, "PRE_COPY channel is not a saving channel");
         var first = channel.GetPrecopyInfo();
         Expect(first == new PrecopyInfo(MttyHeader, 0), $"initial precopy info {first}, expected initial 24 dirty 0");
-        short revents = channel.Poll(VfioLibC.POLLIN, 0);
+        short revents = channel.Poll(LibC.POLLIN, 0);
 
         // Pump as a sender must: small reads, precopy info polled between them, until a temporary end.
         Span<byte> buffer = stackalloc byte[5];
@@ -226,11 +226,11 @@ internal sealed class MigrationChecks(string api, CheckRunner runner)
                $"TemporaryEnd (raw read: {rawEnd}); poll revents 0x{revents:x}; header magic ok, nr_ports 2";
     }
 
-    private static unsafe string RawRead(VfioDataChannel channel)
+    private static unsafe string RawRead(FdDataChannel channel)
     {
         byte b;
-        nint n = VfioLibC.Read(channel.Handle, &b, 1);
-        return n >= 0 ? $"returns {n}" : $"fails {ErrnoText(VfioLibC.LastErrno)}";
+        nint n = LibC.Read(channel.Handle, &b, 1);
+        return n >= 0 ? $"returns {n}" : $"fails {ErrnoText(LibC.LastErrno)}";
     }
 
     private string PrecopyInfoOutsidePrecopy()
@@ -400,7 +400,7 @@ internal sealed class MigrationChecks(string api, CheckRunner runner)
         Expect(dead.Status == DataReadStatus.DeadSession, $"old channel read: {dead.Status}");
         var info = first.GetPrecopyInfo();
         Expect(info is null, $"old channel precopy info: {info}");
-        string infoRaw = RawPrecopyInfoErrno((VfioDataChannel)first);
+        string infoRaw = RawPrecopyInfoErrno((FdDataChannel)first);
 
         using var second = A.SetState(MigrationState.PreCopy) ?? throw new CheckFailedException("new PRE_COPY gave no channel");
         Expect(second.GetPrecopyInfo() == new PrecopyInfo(MttyHeader, 0), "new session precopy info");
@@ -413,19 +413,14 @@ internal sealed class MigrationChecks(string api, CheckRunner runner)
         return $"reset → old channel DeadSession (read ENODEV; precopy info null, raw {infoRaw}); new PRE_COPY at once: 24-byte header; cancel → RUNNING kills it";
     }
 
-    private static unsafe string RawPrecopyInfoErrno(VfioDataChannel channel)
-    {
-        byte* info = stackalloc byte[24];
-        new Span<byte>(info, 24).Clear();
-        *(uint*)info = 24;
-        return VfioLibC.Ioctl(channel.Handle, VfioIoctl.MigGetPrecopyInfo, info) == 0 ? "ok" : ErrnoText(VfioLibC.LastErrno);
-    }
+    private static string RawPrecopyInfoErrno(FdDataChannel channel) =>
+        VfioPrecopyInfo.Query(channel.Handle, out _) is var errno and not 0 ? ErrnoText(errno) : "ok";
 
     private string AsyncResetDetected()
     {
         using var channel = A.SetState(MigrationState.PreCopy) ?? throw new CheckFailedException("no PRE_COPY channel");
         // Someone else resets A (a guest FLR would do the same): VfioDevice is not told.
-        Expect(VfioLibC.Ioctl(A.DeviceFd, VfioIoctl.DeviceReset, 0) == 0, $"raw VFIO_DEVICE_RESET failed {ErrnoText(VfioLibC.LastErrno)}");
+        Expect(LibC.Ioctl(A.DeviceFd, VfioIoctl.DeviceReset, 0) == 0, $"raw VFIO_DEVICE_RESET failed {ErrnoText(LibC.LastErrno)}");
         int before = A.StateSetCalls;
         var info = channel.GetPrecopyInfo();
         Expect(info is null, $"precopy info after the reset: {info}, expected null (dead session)");
@@ -438,6 +433,23 @@ internal sealed class MigrationChecks(string api, CheckRunner runner)
         return $"hidden reset → precopy info null (mtty: EINVAL, kernel state RUNNING), SetState → DeadSession before any SET; A never stopped; fresh PRE_COPY works ({e.Message})";
     }
 
+    private string AsyncResetInResuming()
+    {
+        Expect(_saved.Count == 96, "no saved image");
+        using var channel = B.SetState(MigrationState.Resuming) ?? throw new CheckFailedException("B: RESUMING returned no channel");
+        channel.Write(_saved.ToArray().AsSpan(0, 50));
+        // The destination is reset behind our back mid-resume: the commit must not look like a success.
+        Expect(LibC.Ioctl(B.DeviceFd, VfioIoctl.DeviceReset, 0) == 0, $"raw VFIO_DEVICE_RESET failed {ErrnoText(LibC.LastErrno)}");
+        int before = B.StateSetCalls;
+        var e = ExpectDeviceError(DeviceErrorKind.DeadSession, () => B.SetState(MigrationState.Running), "RESUMING → RUNNING after a hidden reset");
+        Expect(B.StateSetCalls == before, "the SET reached the kernel");
+        Expect(e.State == MigrationState.Running && B.GetState() == MigrationState.Running, $"B is {B.GetState()}, exception state {e.State}");
+        var w = ExpectDeviceError(DeviceErrorKind.DeadSession, () => channel.Write(_saved.ToArray().AsSpan(50)), "a write on the old resuming fd");
+        Expect(w.Errno == Errno.ENODEV, $"old resuming fd write: expected ENODEV, got {ErrnoText(w.Errno)}");
+        Expect(B.SetState(MigrationState.Running) is null, "B RUNNING once the reset was reported");
+        return $"hidden reset mid-resume → commit DeadSession before any SET, B RUNNING; old fd write ENODEV ({e.Message})";
+    }
+
     private static int OpenFds() => Directory.GetFiles("/proc/self/fd").Length;
 
     private string OutOfSyncDataFd()
@@ -448,7 +460,7 @@ internal sealed class MigrationChecks(string api, CheckRunner runner)
         A.CheckKernelStateBeforeSet = false;
         try
         {
-            Expect(VfioLibC.Ioctl(A.DeviceFd, VfioIoctl.DeviceReset, 0) == 0, $"raw VFIO_DEVICE_RESET failed {ErrnoText(VfioLibC.LastErrno)}");
+            Expect(LibC.Ioctl(A.DeviceFd, VfioIoctl.DeviceReset, 0) == 0, $"raw VFIO_DEVICE_RESET failed {ErrnoText(LibC.LastErrno)}");
             int fds = OpenFds();
             var e = ExpectDeviceError(DeviceErrorKind.DeadSession, () => A.SetState(MigrationState.StopCopy), "PRE_COPY → STOP_COPY after a hidden reset");
             Expect(e.Message.Contains("out of sync"), $"message: {e.Message}");

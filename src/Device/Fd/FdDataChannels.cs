@@ -10,14 +10,15 @@ public static class FdDataChannels
 {
     /// <summary>A saving (read) channel on <paramref name="fd"/>.</summary>
     /// <param name="fd">An open, readable descriptor (blocking or O_NONBLOCK).</param>
-    /// <param name="inStopCopy">Asked on every 0-byte read: true once the session is in STOP_COPY (a 0-byte
-    /// read is then the final end), false during pre-copy (a temporary end).</param>
+    /// <param name="inStopCopy">Asked before every read: true once the session is in STOP_COPY (a 0-byte
+    /// read is then the final end), false during pre-copy (a temporary end). Sampled before the read so that
+    /// a switch to STOP_COPY during a read that drained pre-copy costs one more read, never the STOP_COPY data.</param>
     /// <param name="ownsFd">Close the descriptor when the channel is disposed.</param>
     public static IMigrationDataChannel OpenSaving(int fd, Func<bool> inStopCopy, bool ownsFd = true)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(fd);
         ArgumentNullException.ThrowIfNull(inStopCopy);
-        return new FdDataChannel(new SafeFdHandle(fd, ownsFd), isSaving: true, inStopCopy);
+        return FdDataChannel.ForFd(new SafeFdHandle(fd, ownsFd), isSaving: true, inStopCopy);
     }
 
     /// <summary>A resuming (write) channel on <paramref name="fd"/>.</summary>
@@ -26,6 +27,6 @@ public static class FdDataChannels
     public static IMigrationDataChannel OpenResuming(int fd, bool ownsFd = true)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(fd);
-        return new FdDataChannel(new SafeFdHandle(fd, ownsFd), isSaving: false, null);
+        return FdDataChannel.ForFd(new SafeFdHandle(fd, ownsFd), isSaving: false, null);
     }
 }

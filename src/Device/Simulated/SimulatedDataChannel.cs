@@ -3,10 +3,11 @@ using System.Diagnostics;
 namespace StreamKit.Device;
 
 /// <summary>
-/// The <c>data_fd</c> of one simulated session. Behaves like the real fd: reads on a resuming channel
-/// and writes on a saving one fail EBADF; once the session ends (left its state group, reset, device
-/// disposed) reads return DeadSession, writes throw ENODEV and precopy info returns null; precopy
-/// info outside PRE_COPY(_P2P) fails EINVAL. Injected faults fire here.
+/// The <c>data_fd</c> of one simulated session. Behaves like the real fd seen through
+/// <see cref="FdDataChannel"/>: reads on a resuming channel and writes on a saving one fail EBADF; once
+/// the session ends (left its state group, reset, device disposed) reads return DeadSession, writes throw
+/// ENODEV and precopy info returns null; precopy info outside PRE_COPY(_P2P) fails EINVAL; after a failed
+/// write every further write is refused with the first failure. Injected faults fire here.
 /// </summary>
 internal sealed class SimulatedDataChannel : IMigrationDataChannel
 {
@@ -80,9 +81,14 @@ internal sealed class SimulatedDataChannel : IMigrationDataChannel
         if (delay > TimeSpan.Zero) Thread.Sleep(delay);
         lock (_device.Sync)
         {
+            // Like the real channel (FdDataChannel): after a failed write nothing more reaches the driver,
+            // not even on a session that has since ended; every later write repeats the first failure.
+            if (Load.FailedErrno is not 0 and var failed)
+                throw Failure(FdDataChannel.KindOfWriteError(failed),
+                    "an earlier write of this resuming session failed; the device must be reset, not written further", failed);
             if (Dead) throw Failure(DeviceErrorKind.DeadSession, "write() on a dead resuming session", Errno.ENODEV);
             long pos = Load.Position;
-            if (Load.FailedErrno == 0 && _writeErrorAt < pos + data.Length)
+            if (_writeErrorAt < pos + data.Length)
             {
                 _device.Injector.WriteErrorFired();
                 int injected = _device.Faults.WriteErrno;

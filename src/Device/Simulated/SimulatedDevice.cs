@@ -16,6 +16,7 @@ public sealed class SimulatedDevice : IMigrationDevice
     private readonly DeviceModel _model;
     private readonly List<(MigrationState From, MigrationState To)> _arcs = [];
     private volatile MigrationState _state = MigrationState.Running;
+    private MigrationState _believed = MigrationState.Running; // the state last set through this object (SetState, Reset)
     private SimulatedDataChannel? _saving;
     private SimulatedDataChannel? _resuming;
     private SimMix.Rng _dirtyRng;
@@ -103,27 +104,57 @@ public sealed class SimulatedDevice : IMigrationDevice
         }
     }
 
-    /// <inheritdoc/>
+    /// <summary>
+    /// Walks the kernel's path to <paramref name="target"/>, with <see cref="Vfio.VfioDevice"/>'s guards, so
+    /// transport code sees the same behaviour from both: a device that is no longer in the state last set
+    /// (reset behind our back: an injected reset, <see cref="SimulateHiddenReset"/>) fails with
+    /// <see cref="DeviceErrorKind.DeadSession"/> before any arc (the next call starts from the real state),
+    /// and a resuming session with a failed write is never committed (<see cref="DeviceErrorKind.TransitionRefused"/>).
+    /// </summary>
     public IMigrationDataChannel? SetState(MigrationState target)
     {
         lock (Sync)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            // Refused before any arc is taken; the device state is unchanged (and reported).
-            IReadOnlyList<MigrationState> path = MigrationPaths.Path(_state, target, Features);
-            SimulatedDataChannel? opened = null;
-            foreach (MigrationState next in path)
+            MigrationState actual = _state;
+            if (actual != _believed && MigrationPaths.IsSupported(target, Features) && !MigrationPaths.IsForbidden(actual, target))
             {
-                MigrationState from = _state;
-                SimulatedDataChannel? channel = TakeArc(from, next);
-                _state = next;
-                _arcs.Add((from, next));
-                if (channel is not null)
+                // The sessions died with the reset; the caller learns it here, and starts over from the real state.
+                MigrationState believed = _believed;
+                _believed = actual;
+                if (actual == target && believed != MigrationState.Resuming) return null; // never a silent "commit"
+                throw new DeviceException(DeviceErrorKind.DeadSession, believed == MigrationState.Resuming
+                    ? $"{Name} is in {actual}, not RESUMING as last set: it was reset behind our back and nothing written to it was committed"
+                    : $"{Name} is in {actual}, not {believed} as last set: it was reset behind our back and its data session is dead",
+                    state: actual);
+            }
+            // Refused before any arc is taken; the device state is unchanged (and reported).
+            IReadOnlyList<MigrationState> path = MigrationPaths.Path(actual, target, Features);
+            if (path.Count == 0) return null;
+            if (actual == MigrationState.Resuming && _resuming is { Load.FailedErrno: not 0 and var failed })
+                throw new DeviceException(DeviceErrorKind.TransitionRefused,
+                    $"{Name}: a write of this resuming session failed (errno {failed} {Errno.Name(failed)}); " +
+                    "committing could load partial state, so reset the device instead", failed, actual);
+            SimulatedDataChannel? opened = null;
+            try
+            {
+                foreach (MigrationState next in path)
                 {
-                    // The kernel's path rule puts a session-opening arc only last; anything else is our bug.
-                    Debug.Assert(next == target, "a session opened on an interior arc");
-                    opened = channel;
+                    MigrationState from = _state;
+                    SimulatedDataChannel? channel = TakeArc(from, next);
+                    _state = next;
+                    _arcs.Add((from, next));
+                    if (channel is not null)
+                    {
+                        // The kernel's path rule puts a session-opening arc only last; anything else is our bug.
+                        Debug.Assert(next == target, "a session opened on an interior arc");
+                        opened = channel;
+                    }
                 }
+            }
+            finally
+            {
+                _believed = _state; // a failed SET is read back, as VfioDevice does
             }
             return opened;
         }
@@ -142,6 +173,21 @@ public sealed class SimulatedDevice : IMigrationDevice
     /// <summary>VFIO_DEVICE_RESET: state RUNNING, every session disabled; the device state (the VM's) is kept,
     /// and whatever a resuming session had written is discarded.</summary>
     public void Reset()
+    {
+        lock (Sync)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            ResetLocked();
+            _believed = _state;
+        }
+    }
+
+    /// <summary>
+    /// A reset this object's user is not told about (guest FLR, another user of the device): state RUNNING,
+    /// every session dead, as <see cref="Reset"/>, but the next <see cref="SetState"/> reports it
+    /// (<see cref="DeviceErrorKind.DeadSession"/>), as injected resets are.
+    /// </summary>
+    internal void SimulateHiddenReset()
     {
         lock (Sync)
         {

@@ -16,8 +16,8 @@ public sealed class VfioDevice : IMigrationDevice
     private readonly VfioDeviceFds _fds;
     private readonly Lock _gate = new();
     private MigrationState _believed;
-    private VfioDataChannel? _saving;
-    private VfioDataChannel? _resuming;
+    private FdDataChannel? _saving;
+    private FdDataChannel? _resuming;
     private int _setCalls;
 
     private VfioDevice(VfioDeviceFds fds, string name, string driver)
@@ -90,7 +90,7 @@ public sealed class VfioDevice : IMigrationDevice
     internal string Api => _fds.Api;
 
     /// <summary>The device fd (lab tests use it to reset the device behind this object's back).</summary>
-    internal FdHandle DeviceFd => _fds.Device;
+    internal SafeFdHandle DeviceFd => _fds.Device;
 
     /// <summary>
     /// Read the kernel's state before every SET (default). Lab tests turn it off to drive the kernel into
@@ -127,9 +127,12 @@ public sealed class VfioDevice : IMigrationDevice
                 var believed = _believed;
                 EndSessions();
                 _believed = actual;
-                if (actual == target) return null;
-                throw new DeviceException(DeviceErrorKind.DeadSession,
-                    $"{Name} is in {actual}, not {believed} as last set: it was reset behind our back and its data session is dead",
+                // Already where the caller wants it: fine for a cancel or abort, never for a commit (RESUMING →
+                // RUNNING would otherwise "succeed" with the resumed state silently discarded by the reset).
+                if (actual == target && believed != MigrationState.Resuming) return null;
+                throw new DeviceException(DeviceErrorKind.DeadSession, believed == MigrationState.Resuming
+                    ? $"{Name} is in {actual}, not RESUMING as last set: it was reset behind our back and nothing written to it was committed"
+                    : $"{Name} is in {actual}, not {believed} as last set: it was reset behind our back and its data session is dead",
                     state: actual);
             }
 
@@ -159,7 +162,7 @@ public sealed class VfioDevice : IMigrationDevice
 
             if (dataFd >= 0 && !opensSession)
             {
-                new FdHandle(dataFd).Dispose();
+                new SafeFdHandle(dataFd).Dispose();
                 var now = TryGetKernelState();
                 _believed = now ?? target;
                 EndSessions();
@@ -173,7 +176,7 @@ public sealed class VfioDevice : IMigrationDevice
             if (dataFd < 0)
                 throw new DeviceException(DeviceErrorKind.IoFailed, $"{Name}: {lastFrom} → {target} returned no data_fd", state: target);
 
-            var channel = new VfioDataChannel(new FdHandle(dataFd), target != MigrationState.Resuming, target, this);
+            var channel = FdDataChannel.ForVfioSession(new SafeFdHandle(dataFd), target, TryGetKernelState);
             if (target == MigrationState.Resuming) _resuming = channel;
             else _saving = channel;
             return channel;
@@ -273,17 +276,7 @@ public sealed class VfioDevice : IMigrationDevice
     {
         CheckBounds(region, offset, data.Length);
         fixed (byte* start = data)
-        {
-            int done = 0;
-            while (done < data.Length)
-            {
-                nint n = LibC.PWrite(_fds.Device, start + done, (nuint)(data.Length - done), (long)(region.Offset + offset) + done);
-                if (n > 0) { done += (int)n; continue; }
-                int errno = n == 0 ? Errno.EIO : LibC.LastErrno;
-                if (errno == Errno.EINTR) continue;
-                throw new DeviceException(DeviceErrorKind.IoFailed, $"{Name}: region {region.Index} write at {offset + (ulong)done} failed", errno);
-            }
-        }
+            TransferRegion(region, offset, start, data.Length, write: true);
     }
 
     /// <summary>pread from a region at <paramref name="offset"/> (bounds-checked against the region size).</summary>
@@ -291,16 +284,24 @@ public sealed class VfioDevice : IMigrationDevice
     {
         CheckBounds(region, offset, buffer.Length);
         fixed (byte* start = buffer)
+            TransferRegion(region, offset, start, buffer.Length, write: false);
+    }
+
+    /// <summary>pread/pwrite loop over partial transfers and EINTR; a 0-byte transfer is EIO (never spin).</summary>
+    private unsafe void TransferRegion(in VfioRegionInfo region, ulong offset, byte* start, int length, bool write)
+    {
+        int done = 0;
+        while (done < length)
         {
-            int done = 0;
-            while (done < buffer.Length)
-            {
-                nint n = LibC.PRead(_fds.Device, start + done, (nuint)(buffer.Length - done), (long)(region.Offset + offset) + done);
-                if (n > 0) { done += (int)n; continue; }
-                int errno = n == 0 ? Errno.EIO : LibC.LastErrno;
-                if (errno == Errno.EINTR) continue;
-                throw new DeviceException(DeviceErrorKind.IoFailed, $"{Name}: region {region.Index} read at {offset + (ulong)done} failed", errno);
-            }
+            long at = (long)(region.Offset + offset) + done;
+            nint n = write
+                ? LibC.PWrite(_fds.Device, start + done, (nuint)(length - done), at)
+                : LibC.PRead(_fds.Device, start + done, (nuint)(length - done), at);
+            if (n > 0) { done += (int)n; continue; }
+            int errno = n == 0 ? Errno.EIO : LibC.LastErrno;
+            if (errno == Errno.EINTR) continue;
+            throw new DeviceException(DeviceErrorKind.IoFailed,
+                $"{Name}: region {region.Index} {(write ? "write" : "read")} at {offset + (ulong)done} failed", errno);
         }
     }
 

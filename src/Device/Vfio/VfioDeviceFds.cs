@@ -8,16 +8,16 @@ namespace StreamKit.Device.Vfio;
 /// </summary>
 internal sealed unsafe class VfioDeviceFds : IDisposable
 {
-    private readonly FdHandle[] _keepAlive;
+    private readonly SafeFdHandle[] _keepAlive;
 
-    private VfioDeviceFds(FdHandle device, string api, params FdHandle[] keepAlive)
+    private VfioDeviceFds(SafeFdHandle device, string api, params SafeFdHandle[] keepAlive)
     {
         Device = device;
         Api = api;
         _keepAlive = keepAlive;
     }
 
-    internal FdHandle Device { get; }
+    internal SafeFdHandle Device { get; }
 
     /// <summary>"iommufd" or "group".</summary>
     internal string Api { get; }
@@ -34,11 +34,11 @@ internal sealed unsafe class VfioDeviceFds : IDisposable
     /// </summary>
     internal static VfioDeviceFds OpenCdev(string cdevPath)
     {
-        FdHandle device = FdHandle.TryOpen(cdevPath, out int errno) ?? throw OpenFailure(cdevPath, errno);
-        FdHandle? iommu = null;
+        SafeFdHandle device = SafeFdHandle.TryOpen(cdevPath, out int errno) ?? throw OpenFailure(cdevPath, errno);
+        SafeFdHandle? iommu = null;
         try
         {
-            iommu = FdHandle.TryOpen("/dev/iommu", out errno) ?? throw OpenFailure("/dev/iommu", errno);
+            iommu = SafeFdHandle.TryOpen("/dev/iommu", out errno) ?? throw OpenFailure("/dev/iommu", errno);
 
             // struct iommu_ioas_alloc (12 bytes): 0 u32 size | 4 u32 flags (0) | 8 u32 out_ioas_id
             Span<byte> ioas = stackalloc byte[12];
@@ -91,8 +91,8 @@ internal sealed unsafe class VfioDeviceFds : IDisposable
     internal static VfioDeviceFds OpenGroup(string groupPath, string deviceName)
     {
         ArgumentException.ThrowIfNullOrEmpty(deviceName);
-        FdHandle container = FdHandle.TryOpen("/dev/vfio/vfio", out int errno) ?? throw OpenFailure("/dev/vfio/vfio", errno);
-        FdHandle? group = null;
+        SafeFdHandle container = SafeFdHandle.TryOpen("/dev/vfio/vfio", out int errno) ?? throw OpenFailure("/dev/vfio/vfio", errno);
+        SafeFdHandle? group = null;
         try
         {
             int version = LibC.Ioctl(container, VfioIoctl.GetApiVersion, 0);
@@ -105,7 +105,7 @@ internal sealed unsafe class VfioDeviceFds : IDisposable
                 throw new DeviceException(DeviceErrorKind.Unavailable, "the VFIO container has no TYPE1v2 IOMMU (VFIO_CHECK_EXTENSION)",
                     hasType1v2 < 0 ? LibC.LastErrno : 0);
 
-            group = FdHandle.TryOpen(groupPath, out errno) ?? throw OpenFailure(groupPath, errno);
+            group = SafeFdHandle.TryOpen(groupPath, out errno) ?? throw OpenFailure(groupPath, errno);
 
             // struct vfio_group_status (8 bytes): 0 u32 argsz | 4 u32 flags (out: VIABLE 1, CONTAINER_SET 2)
             Span<byte> status = stackalloc byte[8];
@@ -136,7 +136,7 @@ internal sealed unsafe class VfioDeviceFds : IDisposable
                     ? $"device busy: {deviceName} in {groupPath} is already in use"
                     : $"VFIO_GROUP_GET_DEVICE_FD({deviceName}) on {groupPath} failed (is the name a device of this group?)", e);
             }
-            return new VfioDeviceFds(new FdHandle(deviceFd), "group", group, container);
+            return new VfioDeviceFds(new SafeFdHandle(deviceFd), "group", group, container);
         }
         catch
         {

@@ -18,7 +18,7 @@ internal static unsafe class VfioFeature
 {
     private const int CallSize = 16;
 
-    private static int Call(FdHandle device, uint flags, Span<byte> call)
+    private static int Call(SafeFdHandle device, uint flags, Span<byte> call)
     {
         HostOrder.WriteU32(call, 0, CallSize);
         HostOrder.WriteU32(call, 4, flags);
@@ -27,7 +27,7 @@ internal static unsafe class VfioFeature
     }
 
     /// <summary>GET MIGRATION: the device's migration capability flags.</summary>
-    internal static int GetMigrationFlags(FdHandle device, out MigrationFeatures features)
+    internal static int GetMigrationFlags(SafeFdHandle device, out MigrationFeatures features)
     {
         Span<byte> call = stackalloc byte[CallSize];
         call.Clear();
@@ -37,7 +37,7 @@ internal static unsafe class VfioFeature
     }
 
     /// <summary>GET MIG_DEVICE_STATE.</summary>
-    internal static int GetState(FdHandle device, out MigrationState state)
+    internal static int GetState(SafeFdHandle device, out MigrationState state)
     {
         Span<byte> call = stackalloc byte[CallSize];
         call.Clear();
@@ -48,7 +48,7 @@ internal static unsafe class VfioFeature
     }
 
     /// <summary>SET MIG_DEVICE_STATE; <paramref name="dataFd"/> is the new session's fd or -1.</summary>
-    internal static int SetState(FdHandle device, MigrationState target, out int dataFd)
+    internal static int SetState(SafeFdHandle device, MigrationState target, out int dataFd)
     {
         Span<byte> call = stackalloc byte[CallSize];
         call.Clear();
@@ -60,7 +60,7 @@ internal static unsafe class VfioFeature
     }
 
     /// <summary>GET MIG_DATA_SIZE: the estimated bytes STOP_COPY will produce.</summary>
-    internal static int GetDataSize(FdHandle device, out ulong stopCopyLength)
+    internal static int GetDataSize(SafeFdHandle device, out ulong stopCopyLength)
     {
         Span<byte> call = stackalloc byte[CallSize];
         call.Clear();

@@ -4,8 +4,9 @@ using Xunit;
 namespace StreamKit.Tests.Device;
 
 /// <summary>
-/// <see cref="FdDataChannel"/> on real pipes (a pipe is read-only/write-only and non-seekable like a
-/// data_fd). ENOMSG, ENODEV and the precopy ioctl proper need a real VFIO data_fd (the lab).
+/// <see cref="FdDataChannel"/> through the public <see cref="FdDataChannels"/> factory, on real pipes (a pipe
+/// is read-only/write-only and non-seekable like a data_fd). ENOMSG, ENODEV and the precopy ioctl proper
+/// need a real VFIO data_fd (the lab); the VFIO-session form is tested in Lab/VfioHostTests.
 /// </summary>
 public class FdDataChannelTests
 {
@@ -48,6 +49,29 @@ public class FdDataChannelTests
         Assert.Equal(DataReadResult.Temporary, channel.Read(new byte[4])); // PRE_COPY: 0 = for now
         stopCopy = true;
         Assert.Equal(DataReadResult.Final, channel.Read(new byte[4]));   // STOP_COPY: 0 = for good
+    }
+
+    [Fact]
+    public void StopCopyIsSampledBeforeTheReadSoASwitchDuringADrainingReadLosesNothing()
+    {
+        var (r, w) = TestPipes.Create();
+        bool stopCopy = false;
+        using var asked = new ManualResetEventSlim();
+        using var channel = FdDataChannels.OpenSaving(r, () =>
+        {
+            bool now = Volatile.Read(ref stopCopy);
+            asked.Set();
+            return now;
+        });
+        var read = Task.Run(() => channel.Read(new byte[8])); // blocks: writer open, nothing queued
+        Assert.True(asked.Wait(TimeSpan.FromSeconds(10)));
+        Volatile.Write(ref stopCopy, true); // the VMM switches to STOP_COPY while the read is under way…
+        TestPipes.Close(w);                 // …and the read then comes back with 0
+        Assert.True(read.Wait(TimeSpan.FromSeconds(10)));
+        // PRE_COPY was current when the read was issued: its 0 is temporary (asking after the read would
+        // have called it final and dropped the STOP_COPY data); the next read's 0 is final.
+        Assert.Equal(DataReadResult.Temporary, read.Result);
+        Assert.Equal(DataReadResult.Final, channel.Read(new byte[8]));
     }
 
     [Fact]

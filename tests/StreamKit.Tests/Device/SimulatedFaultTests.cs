@@ -36,6 +36,12 @@ public class SimulatedFaultTests
         // Dirtying may have changed pages while pre-copy ran; the device's state was not lost or reset.
         if (!spec.Contains("dirty-rate")) Assert.Equal(before, src.StateDigest);
 
+        // As with VfioDevice, the next SET reports the reset before taking any arc, then the device is in step again.
+        int arcs = src.Arcs.Count;
+        var dead = Assert.Throws<DeviceException>(() => src.SetState(MigrationState.PreCopy));
+        Assert.Equal((DeviceErrorKind.DeadSession, MigrationState.Running), (dead.Kind, dead.State));
+        Assert.Equal(arcs, src.Arcs.Count);
+
         // A new PRE_COPY hands out a new channel and the whole migration succeeds.
         using var dst = SimulatedDevice.Create(spec.Split(",reset")[0]);
         var saved = SimMigration.Save(src);
@@ -57,7 +63,12 @@ public class SimulatedFaultTests
         Assert.Equal(DataReadResult.Dead, ch.Read(buf));
         Assert.Equal(MigrationState.Running, src.GetState());
         Assert.Equal(before, src.StateDigest);
-        // The VMM still believes STOP_COPY; asking for STOP now walks RUNNING → RUNNING_P2P → STOP.
+        // The VMM still believes STOP_COPY: asking for STOP reports the reset (DeadSession, no arc taken);
+        // asking again walks RUNNING → RUNNING_P2P → STOP.
+        int arcs = src.Arcs.Count;
+        var dead = Assert.Throws<DeviceException>(() => src.SetState(MigrationState.Stop));
+        Assert.Equal((DeviceErrorKind.DeadSession, MigrationState.Running), (dead.Kind, dead.State));
+        Assert.Equal(arcs, src.Arcs.Count);
         Assert.Null(src.SetState(MigrationState.Stop));
         Assert.Equal(MigrationState.Stop, src.GetState());
     }
@@ -71,6 +82,7 @@ public class SimulatedFaultTests
         Thread.Sleep(60);
         Assert.Null(ch.GetPrecopyInfo());
         Assert.Equal(MigrationState.Running, src.GetState());
+        Assert.Equal(DeviceErrorKind.DeadSession, Assert.Throws<DeviceException>(() => src.SetState(MigrationState.StopCopy)).Kind);
         // Fires once: the next session runs to completion.
         using var dst = SimulatedDevice.Create("sim:profile=bulk,size=64KiB");
         var saved = SimMigration.Save(src);
@@ -79,18 +91,23 @@ public class SimulatedFaultTests
     }
 
     [Fact]
-    public void UnexpectedChannelAfterAsyncResetIsVisibleToTheCaller()
+    public void InjectedResetIsReportedByTheNextSetStateBeforeAnyArc()
     {
-        // QEMU's "data_fd out of sync": the VMM thinks PRE_COPY, the device was reset to RUNNING, the
-        // switchover then walks RUNNING → RUNNING_P2P → PRE_COPY_P2P and hands out a new channel.
+        // QEMU would walk RUNNING → RUNNING_P2P → PRE_COPY_P2P here and get a new data_fd ("data_fd out of
+        // sync"); like VfioDevice, the simulated device refuses with DeadSession before any arc.
         using var src = SimulatedDevice.Create("sim:profile=mlx5,size=64KiB,reset-at-bytes=100");
         var old = src.SetState(MigrationState.PreCopy)!;
         var buf = new byte[1000];
         while (old.Read(buf).Status == DataReadStatus.Data) { }
+        var e = Assert.Throws<DeviceException>(() => src.SetState(MigrationState.PreCopyP2P));
+        Assert.Equal((DeviceErrorKind.DeadSession, MigrationState.Running), (e.Kind, e.State));
+        Assert.Contains("reset behind our back", e.Message);
+        Assert.Equal([(MigrationState.Running, MigrationState.PreCopy)], src.Arcs);
+        Assert.Equal(DataReadResult.Dead, old.Read(buf));
+        Assert.Null(old.GetPrecopyInfo());
+        // Reported once: the caller now knows the real state, and a new session works.
         var fresh = src.SetState(MigrationState.PreCopyP2P);
         Assert.NotNull(fresh);
-        Assert.NotSame(old, fresh);
-        Assert.Equal(DataReadResult.Dead, old.Read(buf));
         Assert.Equal(DataReadStatus.Data, fresh.Read(buf).Status);
         Assert.Equal(
             [(MigrationState.Running, MigrationState.PreCopy), (MigrationState.Running, MigrationState.RunningP2P), (MigrationState.RunningP2P, MigrationState.PreCopyP2P)],
@@ -126,9 +143,13 @@ public class SimulatedFaultTests
         var ch = dst.SetState(MigrationState.Resuming)!;
         ch.Write(stream.AsSpan(0, 100));
         var e = Assert.Throws<DeviceException>(() => ch.Write(stream.AsSpan(100)));
-        Assert.Equal((errno, kind), (e.Errno, e.Kind));
-        Assert.Throws<DeviceException>(() => ch.Write(stream.AsSpan(100)));
-        Assert.Equal(Errno.EINVAL, Assert.Throws<DeviceException>(() => dst.SetState(MigrationState.Running)).Errno);
+        Assert.Equal((errno, kind, MigrationState.Resuming), (e.Errno, e.Kind, e.State));
+        var again = Assert.Throws<DeviceException>(() => ch.Write(stream.AsSpan(100)));
+        Assert.Equal((errno, kind), (again.Errno, again.Kind)); // the first failure, repeated
+        int arcs = dst.Arcs.Count;
+        var commit = Assert.Throws<DeviceException>(() => dst.SetState(MigrationState.Running));
+        Assert.Equal((DeviceErrorKind.TransitionRefused, errno, MigrationState.Resuming), (commit.Kind, commit.Errno, commit.State));
+        Assert.Equal(arcs, dst.Arcs.Count); // refused before any arc, as VfioDevice refuses it before any SET
         dst.Reset();
         SimMigration.Resume(dst, stream, new Random(3), 1000);
         Assert.Equal(src.StateDigest, dst.StateDigest);

@@ -1,7 +1,6 @@
 using System.Runtime.InteropServices;
 using StreamKit.Device;
 using StreamKit.Device.Vfio;
-using VfioLibC = StreamKit.Device.Vfio.LibC;
 using Xunit;
 
 namespace StreamKit.Tests.Lab;
@@ -17,11 +16,11 @@ public sealed unsafe partial class VfioHostTests
 
     private const int O_NONBLOCK = 0x800;
 
-    private static (FdHandle Read, FdHandle Write) Pipe(int flags = 0)
+    private static (SafeFdHandle Read, SafeFdHandle Write) Pipe(int flags = 0)
     {
         int* fds = stackalloc int[2];
-        Assert.Equal(0, Pipe2(fds, flags | VfioLibC.O_CLOEXEC));
-        return (new FdHandle(fds[0]), new FdHandle(fds[1]));
+        Assert.Equal(0, Pipe2(fds, flags | LibC.O_CLOEXEC));
+        return (new SafeFdHandle(fds[0]), new SafeFdHandle(fds[1]));
     }
 
     [Fact]
@@ -53,10 +52,10 @@ public sealed unsafe partial class VfioHostTests
     public void ZeroByteReadIsTemporaryInPreCopyAndFinalInStopCopy()
     {
         var (r, w) = Pipe();
-        using var channel = new VfioDataChannel(r, isSaving: true, MigrationState.PreCopy, owner: null);
+        using var channel = FdDataChannel.ForVfioSession(r, MigrationState.PreCopy, ownerState: null);
         using (w)
         {
-            fixed (byte* p = "hello"u8) Assert.Equal(5, (int)VfioLibC.Write(w, p, 5));
+            fixed (byte* p = "hello"u8) Assert.Equal(5, (int)LibC.Write(w, p, 5));
         }
         var buffer = new byte[16];
         Assert.Equal(DataReadResult.Bytes(5), channel.Read(buffer));
@@ -71,7 +70,7 @@ public sealed unsafe partial class VfioHostTests
     public void EagainIsATemporaryEnd()
     {
         var (r, w) = Pipe(O_NONBLOCK);
-        using var channel = new VfioDataChannel(r, isSaving: true, MigrationState.StopCopy, owner: null);
+        using var channel = FdDataChannel.ForVfioSession(r, MigrationState.StopCopy, ownerState: null);
         using (w)
             Assert.Equal(DataReadStatus.TemporaryEnd, channel.Read(new byte[8]).Status); // writer open, nothing queued
     }
@@ -81,7 +80,7 @@ public sealed unsafe partial class VfioHostTests
     {
         var (r, w) = Pipe();
         w.Dispose();
-        using var channel = new VfioDataChannel(r, isSaving: true, MigrationState.PreCopy, owner: null);
+        using var channel = FdDataChannel.ForVfioSession(r, MigrationState.PreCopy, ownerState: null);
         Assert.Throws<ArgumentException>(() => channel.Read(Span<byte>.Empty));
     }
 
@@ -92,7 +91,7 @@ public sealed unsafe partial class VfioHostTests
         var data = new byte[300_000]; // several pipe buffers: write blocks until the reader catches up
         new Random(7).NextBytes(data);
         var received = new byte[data.Length];
-        using var reader = new VfioDataChannel(r, isSaving: true, MigrationState.StopCopy, owner: null);
+        using var reader = FdDataChannel.ForVfioSession(r, MigrationState.StopCopy, ownerState: null);
         var drain = Task.Run(() =>
         {
             int total = 0;
@@ -104,7 +103,7 @@ public sealed unsafe partial class VfioHostTests
                 if (total == received.Length) return total;
             }
         });
-        using (var writer = new VfioDataChannel(w, isSaving: false, MigrationState.Resuming, owner: null))
+        using (var writer = FdDataChannel.ForVfioSession(w, MigrationState.Resuming, ownerState: null))
         {
             writer.Write(data);
             Assert.Equal(data.Length, writer.Position);
@@ -119,7 +118,7 @@ public sealed unsafe partial class VfioHostTests
     {
         var (r, w) = Pipe();
         r.Dispose(); // no reader: write fails EPIPE (.NET ignores SIGPIPE)
-        using var channel = new VfioDataChannel(w, isSaving: false, MigrationState.Resuming, owner: null);
+        using var channel = FdDataChannel.ForVfioSession(w, MigrationState.Resuming, ownerState: null);
         var first = Assert.Throws<DeviceException>(() => channel.Write(new byte[10]));
         Assert.Equal(DeviceErrorKind.IoFailed, first.Kind);
         Assert.Equal(Errno.EPIPE, first.Errno);
@@ -131,14 +130,28 @@ public sealed unsafe partial class VfioHostTests
     }
 
     [Fact]
-    public void PrecopyInfoOnANonVfioFdIsATypedError()
+    public void PrecopyInfoOnAFdWithoutTheIoctlIsUnavailableAndNotAskedAgain()
     {
         var (r, w) = Pipe();
         w.Dispose();
-        using var channel = new VfioDataChannel(r, isSaving: true, MigrationState.PreCopy, owner: null);
-        var e = Assert.Throws<DeviceException>(() => channel.GetPrecopyInfo());
-        Assert.Equal(DeviceErrorKind.IoFailed, e.Kind);
-        Assert.Equal(Errno.ENOTTY, e.Errno);
+        using var channel = FdDataChannel.ForVfioSession(r, MigrationState.PreCopy, ownerState: null);
+        Assert.Equal(PrecopyInfo.Unavailable, channel.GetPrecopyInfo()); // ENOTTY: no hints, not an error
+        r.Dispose();
+        Assert.Equal(PrecopyInfo.Unavailable, channel.GetPrecopyInfo()); // remembered: the (closed) fd is not asked again
+    }
+
+    [Fact]
+    public void ReadErrorsCarryTheOwnersStateAndTheStreamOffset()
+    {
+        var (r, w) = Pipe();
+        int asked = 0;
+        // A write-only fd read from fails EBADF: the error is typed and the owner's state is read back into it.
+        using var channel = FdDataChannel.ForVfioSession(w, MigrationState.StopCopy, () => { asked++; return MigrationState.StopCopy; });
+        var e = Assert.Throws<DeviceException>(() => channel.Read(new byte[4]));
+        Assert.Equal((DeviceErrorKind.IoFailed, Errno.EBADF, MigrationState.StopCopy), (e.Kind, e.Errno, e.State));
+        Assert.Contains("stream offset 0", e.Message);
+        Assert.Equal(1, asked);
+        r.Dispose();
     }
 
     [Fact]

@@ -57,35 +57,37 @@ internal sealed class ContentGenerator
             dest.Clear();
             return;
         }
-        ulong h = Hash(index, version);
-        int at = 0;
-        if (offset < StampBytes)
-        {
-            Span<byte> stamp = stackalloc byte[StampBytes];
-            WriteStamp(stamp, index, version, h);
-            int n = Math.Min(StampBytes - offset, dest.Length);
-            stamp.Slice(offset, n).CopyTo(dest);
-            at = n;
-        }
-        if (at < dest.Length)
-            _pool.AsSpan(PoolOffset(h) + offset + at, dest.Length - at).CopyTo(dest[at..]);
+        Span<byte> stamp = stackalloc byte[StampBytes];
+        int n = Split(index, version, offset, dest.Length, stamp, out ReadOnlySpan<byte> pool);
+        stamp[..n].CopyTo(dest);
+        pool.CopyTo(dest[n..]);
     }
 
     /// <summary>True when <paramref name="src"/> equals bytes [offset, offset + src.Length) of unit (index, version).</summary>
     internal bool Matches(long index, uint version, int offset, ReadOnlySpan<byte> src)
     {
         if (IsZero(index, version)) return !src.ContainsAnyExcept((byte)0);
+        Span<byte> stamp = stackalloc byte[StampBytes];
+        int n = Split(index, version, offset, src.Length, stamp, out ReadOnlySpan<byte> pool);
+        return src[..n].SequenceEqual(stamp[..n]) && src[n..].SequenceEqual(pool);
+    }
+
+    /// <summary>
+    /// Bytes [offset, offset + length) of a non-zero unit, in its two parts: the stamp bytes in range, moved
+    /// to the start of <paramref name="stamp"/> (returns how many), then <paramref name="pool"/>, the rest.
+    /// </summary>
+    private int Split(long index, uint version, int offset, int length, Span<byte> stamp, out ReadOnlySpan<byte> pool)
+    {
         ulong h = Hash(index, version);
-        int at = 0;
+        int n = 0;
         if (offset < StampBytes)
         {
-            Span<byte> stamp = stackalloc byte[StampBytes];
             WriteStamp(stamp, index, version, h);
-            int n = Math.Min(StampBytes - offset, src.Length);
-            if (!src[..n].SequenceEqual(stamp.Slice(offset, n))) return false;
-            at = n;
+            n = Math.Min(StampBytes - offset, length);
+            stamp.Slice(offset, n).CopyTo(stamp); // overlapping move to the front
         }
-        return at == src.Length || src[at..].SequenceEqual(_pool.AsSpan(PoolOffset(h) + offset + at, src.Length - at));
+        pool = _pool.AsSpan(PoolOffset(h) + offset + n, length - n);
+        return n;
     }
 
     private ulong Hash(long index, uint version) => SimMix.Mix(_key, (ulong)index, version);

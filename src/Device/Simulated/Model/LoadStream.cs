@@ -19,13 +19,11 @@ internal abstract class LoadStream
     /// <summary>Per-unit versions rebuilt by this session (adopted by the device on a good commit).</summary>
     internal abstract uint[] StagedVersions { get; }
 
-    /// <summary>errno for writes after a failure (mlx5: ENODEV, its file is in an error state).</summary>
-    protected virtual int ErrnoAfterFailure => FailedErrno;
-
-    /// <summary>Writes all of <paramref name="src"/>; 0 or the errno the driver returns.</summary>
+    /// <summary>Writes all of <paramref name="src"/>; 0 or the errno the driver returns. Never called once
+    /// <see cref="FailedErrno"/> is set: the channel refuses further writes itself.</summary>
     internal int Write(ReadOnlySpan<byte> src)
     {
-        if (FailedErrno != 0) return ErrnoAfterFailure;
+        if (FailedErrno != 0) return FailedErrno;
         int errno = WriteCore(src);
         if (errno != 0)
         {

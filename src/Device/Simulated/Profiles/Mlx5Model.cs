@@ -16,8 +16,9 @@ namespace StreamKit.Device;
 /// image and the end record. initial_bytes = unread initial records, dirty_bytes = unread later records
 /// plus the dirty pages not yet imaged. Resume parses headers in any segmentation: unknown mandatory
 /// tag ⇒ EOPNOTSUPP, record_size above the device maximum ⇒ ENOMEM, a FW_DATA record that fails to
-/// load (bad run, content mismatch, cut inside a run) ⇒ EINVAL from the write completing it; after an
-/// error the file is broken and further writes fail ENODEV. The commit fails EINVAL when the stream
+/// load (bad run, content mismatch, cut inside a run) ⇒ EINVAL from the write completing it. (After an
+/// error the driver's file is broken and would answer ENODEV, but no further write reaches it: the channel
+/// refuses them with the first error, as the real data channel does.) The commit fails EINVAL when the stream
 /// stopped inside a record or before the end record (stricter than the driver, whose commit only closes).
 /// </summary>
 internal sealed class Mlx5Model(SimulatedDeviceSpec spec)
@@ -215,8 +216,6 @@ internal sealed class Mlx5Model(SimulatedDeviceSpec spec)
 
         /// <summary>The STOP_COPY_SIZE the source announced, if it did.</summary>
         internal ulong? AnnouncedStopCopySize { get; private set; }
-
-        protected override int ErrnoAfterFailure => Errno.ENODEV;
 
         protected override int WriteCore(ReadOnlySpan<byte> src)
         {

@@ -1,10 +1,10 @@
 using System.Runtime.InteropServices;
 
-namespace StreamKit.Device.Vfio;
+namespace StreamKit.Device;
 
 /// <summary>
-/// The libc calls the VFIO layer needs, through <c>LibraryImport</c>. Every import sets the last
-/// error, read with <see cref="Marshal.GetLastPInvokeError"/> right after the call.
+/// The libc calls the device layer needs (VFIO ioctls, data channels, region access), through
+/// <c>LibraryImport</c>. Every import sets the last error: read <see cref="LastErrno"/> right after the call.
 /// <c>open</c> and <c>ioctl</c> are variadic in C; calling them with fixed arguments is how every
 /// binding does it on the 64-bit ABIs .NET runs on (integer/pointer arguments go in the same registers).
 /// </summary>
@@ -35,24 +35,25 @@ internal static unsafe partial class LibC
 
     /// <summary>ioctl with a pointer argument (a struct buffer, a name, an int).</summary>
     [LibraryImport(Lib, EntryPoint = "ioctl", SetLastError = true)]
-    internal static partial int Ioctl(FdHandle fd, nuint request, void* arg);
+    internal static partial int Ioctl(SafeFdHandle fd, nuint request, void* arg);
 
     /// <summary>ioctl with a plain integer argument (VFIO_CHECK_EXTENSION, VFIO_SET_IOMMU, VFIO_DEVICE_RESET).</summary>
     [LibraryImport(Lib, EntryPoint = "ioctl", SetLastError = true)]
-    internal static partial int Ioctl(FdHandle fd, nuint request, nint value);
+    internal static partial int Ioctl(SafeFdHandle fd, nuint request, nint value);
 
     [LibraryImport(Lib, EntryPoint = "read", SetLastError = true)]
-    internal static partial nint Read(FdHandle fd, byte* buffer, nuint count);
+    internal static partial nint Read(SafeFdHandle fd, byte* buffer, nuint count);
 
     [LibraryImport(Lib, EntryPoint = "write", SetLastError = true)]
-    internal static partial nint Write(FdHandle fd, byte* buffer, nuint count);
+    internal static partial nint Write(SafeFdHandle fd, byte* buffer, nuint count);
 
     [LibraryImport(Lib, EntryPoint = "pread", SetLastError = true)]
-    internal static partial nint PRead(FdHandle fd, byte* buffer, nuint count, long offset);
+    internal static partial nint PRead(SafeFdHandle fd, byte* buffer, nuint count, long offset);
 
     [LibraryImport(Lib, EntryPoint = "pwrite", SetLastError = true)]
-    internal static partial nint PWrite(FdHandle fd, byte* buffer, nuint count, long offset);
+    internal static partial nint PWrite(SafeFdHandle fd, byte* buffer, nuint count, long offset);
 
+    /// <summary>poll(2) on raw fd numbers: callers hold a reference on each fd's handle for the call.</summary>
     [LibraryImport(Lib, EntryPoint = "poll", SetLastError = true)]
     internal static partial int Poll(PollFd* fds, nuint count, int timeoutMs);
 
