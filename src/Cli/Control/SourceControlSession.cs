@@ -13,13 +13,14 @@ namespace StreamKit.Cli;
 /// </summary>
 internal sealed class SourceControlSession(SenderOptions options, TransportAddress destination) : ControlledRun, ISourceControlSession
 {
+    private readonly TaskCompletionSource _stopping = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private MigrationSender? _sender;
 
     /// <inheritdoc/>
     public async ValueTask StartAsync(IReadOnlyList<ControlledDevice> devices, IControlEventSink events, CancellationToken cancellationToken)
     {
         var sender = new MigrationSender(options);
-        foreach (var device in devices) sender.AddDevice(device.Id, device);
+        foreach (var device in devices) sender.AddDevice(device.Id, new StopProbeDevice(device, () => _stopping.TrySetResult()));
         sender.ProgressChanged += p => OnProgress(p, devices, events);
         var run = sender.RunAsync(destination, RunToken);
 
@@ -43,15 +44,11 @@ internal sealed class SourceControlSession(SenderOptions options, TransportAddre
         sender.RequestSwitchover();
         bool acked = waitForAck && options.WaitForSwitchoverAck && destination.Scheme != TransportScheme.File;
         if (!acked) return false;
-        // The sender moves on to stop-copy once the destination's SWITCHOVER_ACK arrived; the devices
-        // then wait for the VMM's stop-copy, which it sends after this reply.
-        while (sender.GetProgress().Phase is MigrationPhase.PreCopy or MigrationPhase.Switchover or MigrationPhase.Connecting)
-        {
-            if (Ended.IsCompleted) throw new ControlRequestException(ControlErrorCode.Cancelled, "switchover: the migration ended while waiting for the destination");
-            await Task.WhenAny(Ended, Task.Delay(5, cancellationToken)).ConfigureAwait(false);
-        }
-        if (Ended.IsCompleted && Ended.Result.Error is not null)
-            throw new ControlRequestException(ControlErrorCode.Cancelled, "switchover: the migration ended while waiting for the destination");
+        // The sender starts stopping the devices only after the destination's SWITCHOVER_ACK; the
+        // devices then wait for the VMM's stop-copy, which it sends after this reply.
+        await Task.WhenAny(_stopping.Task, Ended).WaitAsync(cancellationToken).ConfigureAwait(false);
+        if (!_stopping.Task.IsCompleted)
+            throw new ControlRequestException(ControlErrorCode.Cancelled, "switchover: the migration ended while waiting for the destination's SWITCHOVER_ACK");
         return true;
     }
 
