@@ -63,13 +63,16 @@ internal static class ExitCodes
     private static (int Code, string Category) Classify(MigrationException m)
     {
         if (m.Code == StreamErrorCode.Cancelled) return (Cancelled, "cancelled");
+        // The peer failed and said why: a destination device refusing the state is still a device error here.
+        if (m.PeerCode is StreamErrorCode.DeviceRejected or StreamErrorCode.SourceDeviceFailed) return (DeviceError, "device");
         if (m.Code is StreamErrorCode.DeviceRejected or StreamErrorCode.SourceDeviceFailed
             || m.Origin is MigrationFailureOrigin.SourceDevice or MigrationFailureOrigin.DestinationDevice)
             return (DeviceError, "device");
         if (m.Code is StreamErrorCode.ConnectionFailed or StreamErrorCode.Timeout || m.Origin == MigrationFailureOrigin.Transport)
             return (TransportError, "transport");
-        // 1xx-4xx: this side found the stream malformed (a receiver, or restore from a damaged file).
-        if ((uint)m.Code is >= 100 and < 500 && m.Origin == MigrationFailureOrigin.Local)
+        // 1xx-4xx: this side found the stream malformed (a receiver, or restore from a damaged file);
+        // a peer's report of it arrives as PeerError / PeerAborted (5xx) instead.
+        if ((uint)m.Code is >= 100 and < 500)
             return (StreamError, "stream");
         return (MigrationFailed, "migration");
     }

@@ -82,4 +82,5 @@ internal sealed class MigrationException(StreamErrorCode code, MigrationFailureO
     public StreamErrorCode Code { get; } = code;
     public MigrationFailureOrigin Origin { get; } = origin;
     public string Reason { get; } = reason;
+    public StreamErrorCode? PeerCode { get; }
 }

@@ -19,7 +19,7 @@ internal static class ErrorReport
     /// <summary>One line saying what failed, with the typed reason (and the stream offset for format errors).</summary>
     internal static string Describe(Exception e, string category) => e switch
     {
-        MigrationException m => $"migration failed: {m.Code} ({(uint)m.Code}), {OriginText(m.Origin)}: {m.Reason}",
+        MigrationException m => $"migration failed: {m.Code} ({(uint)m.Code}){(m.PeerCode is { } peer ? $" [peer: {peer} ({(uint)peer})]" : "")}, {OriginText(m.Origin)}: {m.Reason}",
         StreamFormatException f => $"stream error {f.Code} ({(uint)f.Code}) at stream offset {f.StreamOffset}: {StripPrefix(f)}",
         DeviceException d => $"device error: {d.Message}",
         TransportException t => $"transport error: {t.Message}",
@@ -39,6 +39,11 @@ internal static class ErrorReport
                 w.WriteString("code", m.Code.ToString());
                 w.WriteNumber("code_value", (uint)m.Code);
                 w.WriteString("origin", m.Origin.ToString());
+                if (m.PeerCode is { } peer)
+                {
+                    w.WriteString("peer_code", peer.ToString());
+                    w.WriteNumber("peer_code_value", (uint)peer);
+                }
                 w.WriteString("message", m.Reason);
                 break;
             case StreamFormatException f:
