@@ -37,8 +37,9 @@ internal static class ControlHost
         {
             ReassemblyCap = options.ReassemblyCap,
             CommitTarget = MigrationState.Stop, // the VMM runs the devices when it starts the VM
-            // The VMM's devices carry only the name it expects (if any) and no driver hint.
-            CheckDeviceIdentity = false,
+            // The VMM's devices carry the name it expects (add-device "name") and no driver hint; the
+            // receiver compares only what is known, so a named device must match its DEVICE_BEGIN.
+            CheckDeviceIdentity = true,
             Transport = options.Transport,
         };
         await using var receiver = new MigrationReceiver(controlled);
