@@ -23,7 +23,7 @@ internal static class ReceiveCommand
         var devices = CommonOptions.Devices("Destination device (repeatable).");
         var control = CommonOptions.Control("destination");
         var commitTo = CommonOptions.CommitTo();
-        var noIdentity = CommonOptions.NoIdentityCheck();
+        var identity = CommonOptions.IdentityCheck();
         var reassembly = new Option<string>("--reassembly-cap")
         {
             Description = "Memory cap for reassembling chunks that arrive out of order across channels (announced to the sender as its window).",
@@ -33,7 +33,7 @@ internal static class ReceiveCommand
         var json = CommonOptions.Json();
         var command = new Command("receive", "Receive a migration stream from streamkit send and commit it into destination devices.")
         {
-            listen, devices, control, commitTo, noIdentity, reassembly, json,
+            listen, devices, control, commitTo, identity, reassembly, json,
         };
         var transport = TransportSettings.ForReceiver(command);
 
@@ -47,7 +47,7 @@ internal static class ReceiveCommand
             {
                 ReassemblyCap = cap,
                 CommitTarget = CommonOptions.State(parse.GetValue(commitTo)!),
-                CheckDeviceIdentity = !parse.GetValue(noIdentity),
+                CheckDeviceIdentity = IdentityCheck.Enabled(parse.GetValue(identity)!),
                 Transport = transport.Build(parse),
             };
             string[] specs = parse.GetValue(devices) ?? [];
@@ -56,18 +56,18 @@ internal static class ReceiveCommand
                 if (specs.Length > 0) throw new CliUsageException("--control and --device exclude each other: with --control the VMM adds the devices");
                 return ControlHost.RunDestinationAsync(mode, CommonOptions.ControlPath(controlUri), options, address, ProcessSignals.Token);
             }
-            return RunAsync("receive", mode, DeviceSpec.ParseAll(specs), options, address);
+            return RunAsync("receive", mode, DeviceSpec.ParseAll(specs), options, address, parse.GetValue(identity)!);
         });
         return command;
     }
 
     /// <summary>Opens the devices and receives (shared with restore).</summary>
-    internal static async Task<int> RunAsync(string name, OutputMode mode, IReadOnlyList<DeviceSpec> specs, ReceiverOptions options, TransportAddress address)
+    internal static async Task<int> RunAsync(string name, OutputMode mode, IReadOnlyList<DeviceSpec> specs, ReceiverOptions options, TransportAddress address, string identity)
     {
         var devices = DeviceSpec.OpenAll(specs);
         try
         {
-            return await MigrationRuns.ReceiveAsync(name, mode, devices, options, address, ProcessSignals.Token).ConfigureAwait(false);
+            return await MigrationRuns.ReceiveAsync(name, mode, devices, options, address, identity, ProcessSignals.Token).ConfigureAwait(false);
         }
         finally
         {

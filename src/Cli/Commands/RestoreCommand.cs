@@ -21,11 +21,11 @@ internal static class RestoreCommand
         };
         var devices = CommonOptions.Devices("Destination device (repeatable).");
         var commitTo = CommonOptions.CommitTo();
-        var noIdentity = CommonOptions.NoIdentityCheck();
+        var identity = CommonOptions.IdentityCheck();
         var json = CommonOptions.Json();
         var command = new Command("restore", "Restore device state from a stream file written by save.")
         {
-            from, devices, commitTo, noIdentity, json,
+            from, devices, commitTo, identity, json,
         };
         var transport = TransportSettings.ForFile(command, sender: false);
 
@@ -38,10 +38,10 @@ internal static class RestoreCommand
             var options = new ReceiverOptions
             {
                 CommitTarget = CommonOptions.State(parse.GetValue(commitTo)!),
-                CheckDeviceIdentity = !parse.GetValue(noIdentity),
+                CheckDeviceIdentity = IdentityCheck.Enabled(parse.GetValue(identity)!),
                 Transport = transport.Build(parse),
             };
-            return ReceiveCommand.RunAsync("restore", mode, DeviceSpec.ParseAll(parse.GetValue(devices) ?? []), options, source);
+            return ReceiveCommand.RunAsync("restore", mode, DeviceSpec.ParseAll(parse.GetValue(devices) ?? []), options, source, parse.GetValue(identity)!);
         });
         return command;
     }

@@ -34,13 +34,13 @@ internal static class MigrationRuns
 
     /// <summary>Binds <paramref name="listen"/>, prints the bound address, receives one stream; returns the exit code.</summary>
     internal static async Task<int> ReceiveAsync(string command, OutputMode mode, IReadOnlyList<OpenDevice> devices, ReceiverOptions options,
-        TransportAddress listen, CancellationToken cancellationToken)
+        TransportAddress listen, string identityCheck, CancellationToken cancellationToken)
     {
         var report = new MigrationReport(mode, command, "receiver", devices);
         try
         {
             await using var receiver = new MigrationReceiver(options);
-            foreach (var d in devices) receiver.AddDevice(d.Spec.Id, d.Device);
+            foreach (var d in devices) receiver.AddDevice(d.Spec.Id, IdentityCheck.ForReceiver(d.Device, identityCheck));
             var endpoint = await receiver.ListenAsync(listen, cancellationToken).ConfigureAwait(false);
             if (listen.Scheme != TransportScheme.File) PrintListening(mode, BoundAddress(listen, endpoint));
             var run = receiver.RunAsync(cancellationToken);

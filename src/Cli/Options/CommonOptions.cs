@@ -98,11 +98,20 @@ internal static class CommonOptions
     /// <summary>A stop|running option value.</summary>
     internal static MigrationState State(string value) => value == "running" ? MigrationState.Running : MigrationState.Stop;
 
-    /// <summary><c>--no-identity-check</c>.</summary>
-    internal static Option<bool> NoIdentityCheck() => new("--no-identity-check")
+    /// <summary><c>--identity-check driver|name|none</c>.</summary>
+    internal static Option<string> IdentityCheck()
     {
-        Description = "Do not compare each DEVICE_BEGIN's name and driver with the destination device (the driver still validates the state).",
-    };
+        var option = new Option<string>("--identity-check")
+        {
+            Description = "What each DEVICE_BEGIN must match on its destination device: driver (the driver hint; default: real devices' names, " +
+                          "mdev uuids or PCI addresses, differ between hosts), name (driver and name; simulated devices), or none. " +
+                          "The driver still validates the state itself.",
+            DefaultValueFactory = _ => "driver",
+            HelpName = "driver|name|none",
+        };
+        option.AcceptOnlyFromAmong("driver", "name", "none");
+        return option;
+    }
 
     /// <summary><c>--max-precopy-time DURATION</c>.</summary>
     internal static Option<string> MaxPrecopyTime() => new("--max-precopy-time")

@@ -188,6 +188,24 @@ public sealed class MigrationProcessTests
         Assert.Equal(SpecDigest("sim:profile=mtty,seed=5"), Digest(sender.LastEvent("result"), 1));
     }
 
+    [Theory]
+    [InlineData("driver", 0)]
+    [InlineData("name", 3)]
+    public async Task IdentityCheckComparesTheDriverByDefaultAndTheNameOnRequest(string mode, int exit)
+    {
+        await using var receiver = StreamkitProcess.Start("receive", "--listen", "tcp://127.0.0.1:0", "--json", "--identity-check", mode,
+            "--device", "sim:profile=mtty,seed=8,state=blank,name=beta");
+        string address = await receiver.ListeningAddressAsync();
+        await using var sender = await StreamkitProcess.RunAsync("send", "--to", address, "--json", "--device", "sim:profile=mtty,seed=8,name=alpha");
+        sender.AssertExit(exit);
+        Assert.Equal(exit, await receiver.WaitForExitAsync());
+        if (exit == 0) return;
+        var failure = receiver.LastEvent("result").GetProperty("error");
+        Assert.Equal("DeviceRejected", failure.GetProperty("code").GetString());
+        Assert.Contains("'alpha'", failure.GetProperty("message").GetString());
+        Assert.Equal("DeviceRejected", sender.LastEvent("result").GetProperty("error").GetProperty("peer_code").GetString());
+    }
+
     [Fact]
     public async Task NobodyListeningIsATransportError()
     {
