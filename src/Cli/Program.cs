@@ -1,10 +1,7 @@
 namespace StreamKit.Cli;
 
+/// <summary>Entry point of the `streamkit` command.</summary>
 internal static class Program
 {
-    private static int Main(string[] args)
-    {
-        Console.Error.WriteLine("streamkit: commands arrive with the CLI issue");
-        return 2;
-    }
+    private static int Main(string[] args) => CliApp.Run(args);
 }

@@ -41,6 +41,13 @@ internal static class LabCheckNames
         "direct_stop_copy",
     ];
 
+    /// <summary>The `streamkit` command as two processes (CliChecks), run once after both APIs' checks.</summary>
+    internal static readonly string[] Cli =
+    [
+        "cli.migrate_tcp",
+        "cli.discard_reset_in_precopy",
+    ];
+
     /// <summary>All check names, "api.check", in run order.</summary>
-    internal static IEnumerable<string> All => Apis.SelectMany(api => PerApi.Select(check => $"{api}.{check}"));
+    internal static IEnumerable<string> All => Apis.SelectMany(api => PerApi.Select(check => $"{api}.{check}")).Concat(Cli);
 }

@@ -33,7 +33,18 @@ internal static class Program
                 runner.FailNotRun(api, $"the {api} scenario crashed: {CheckRunner.Describe(e)}");
             }
         }
-        if (apis.Length == LabCheckNames.Apis.Length) runner.FailNotRun("the program ended before this check ran");
+        if (apis.Length == LabCheckNames.Apis.Length)
+        {
+            try
+            {
+                new CliChecks(runner).RunAll();
+            }
+            catch (Exception e)
+            {
+                runner.FailNotRun($"the streamkit command checks crashed: {CheckRunner.Describe(e)}");
+            }
+            runner.FailNotRun("the program ended before this check ran");
+        }
         Summary(runner);
         return runner.Failed == 0 ? 0 : 1;
     }

@@ -1,0 +1,88 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Xunit;
+
+namespace StreamKit.Tests.Cli;
+
+/// <summary>
+/// <c>streamkit send --control</c> and <c>streamkit receive --control</c> as real child processes,
+/// both driven by a separate python process (vmm_pair.py) acting as the source and destination VMMs:
+/// real fds over SCM_RIGHTS, pipes standing in for data_fds. The bytes the source VMM writes into its
+/// pipe must arrive, exactly, in the destination VMM's pipe; with a discard, only the new epoch's.
+/// </summary>
+public sealed class ControlSocketTests
+{
+    private const int PrecopyBytes = 200_000; // > 3 pipe buffers: the VMM blocks until StreamKit reads
+    private const int StopCopyBytes = 50_000;
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task TwoVmmsDriveSendAndReceiveThroughTheirControlSockets(bool discard)
+    {
+        string dir = Directory.CreateTempSubdirectory("sk-ctl-").FullName;
+        try
+        {
+            string dstSocket = Path.Combine(dir, "dst.sock"), srcSocket = Path.Combine(dir, "src.sock");
+            await using var receiver = StreamkitProcess.Start("receive", "--listen", "tcp://127.0.0.1:0", "--control", "unix:" + dstSocket, "--json");
+            string address = await receiver.ListeningAddressAsync();
+            await receiver.WaitForLineAsync(l => l.Contains("\"event\":\"control\"", StringComparison.Ordinal));
+            await using var sender = StreamkitProcess.Start("send", "--to", address, "--control", "unix:" + srcSocket, "--json");
+            await sender.WaitForLineAsync(l => l.Contains("\"event\":\"control\"", StringComparison.Ordinal));
+
+            var (exit, stdout, stderr) = await RunDriverAsync(srcSocket, dstSocket, discard);
+            Assert.True(exit == 0, $"vmm_pair.py exited {exit}: {stderr}\nsend stderr:\n{sender.Stderr}\nreceive stderr:\n{receiver.Stderr}");
+            using var summary = JsonDocument.Parse(stdout);
+            var s = summary.RootElement;
+            Assert.True(s.GetProperty("equal").GetBoolean(),
+                $"the destination fd got {s.GetProperty("received_len")} bytes, expected {s.GetProperty("expected_len")} (sha {s.GetProperty("received_sha256")} vs {s.GetProperty("expected_sha256")})");
+            Assert.True(s.GetProperty("switchover").GetProperty("acked").GetBoolean());
+            Assert.Equal(StopCopyBytes, s.GetProperty("device_done").GetProperty("stop_copy_bytes").GetInt32());
+            Assert.Equal(PrecopyBytes + StopCopyBytes, s.GetProperty("device_complete").GetProperty("bytes").GetInt32());
+            Assert.Equal("completed", s.GetProperty("dst_status").GetProperty("phase").GetString());
+            Assert.Contains("completed", s.GetProperty("source_events").EnumerateArray().Select(e => e.GetString()));
+            if (discard)
+            {
+                Assert.Equal(1, s.GetProperty("device_complete").GetProperty("epoch").GetInt32());
+                Assert.True(s.GetProperty("first_fd_is_epoch0_prefix").GetBoolean(), "the first RESUMING fd got bytes that are not epoch 0's");
+                Assert.Contains("resume-fd-needed", s.GetProperty("destination_events").EnumerateArray().Select(e => e.GetString()));
+            }
+
+            Assert.Equal(0, await sender.WaitForExitAsync());
+            Assert.Equal(0, await receiver.WaitForExitAsync());
+            Assert.True(sender.LastEvent("result").GetProperty("ok").GetBoolean());
+            var received = receiver.LastEvent("result");
+            Assert.True(received.GetProperty("ok").GetBoolean());
+            Assert.Equal(discard ? 1 : 0, received.GetProperty("devices")[0].GetProperty("discards").GetInt32());
+            Assert.False(File.Exists(srcSocket), "the control socket file outlived the server");
+        }
+        finally
+        {
+            Directory.Delete(dir, true);
+        }
+    }
+
+    private static async Task<(int Exit, string Stdout, string Stderr)> RunDriverAsync(string source, string destination, bool discard)
+    {
+        var start = new ProcessStartInfo("python3") { RedirectStandardOutput = true, RedirectStandardError = true };
+        start.ArgumentList.Add(Control.SourceTree.Find("tests", "StreamKit.Tests", "Cli", "vmm_pair.py"));
+        start.ArgumentList.Add(source);
+        start.ArgumentList.Add(destination);
+        start.ArgumentList.Add(PrecopyBytes.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        start.ArgumentList.Add(StopCopyBytes.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        if (discard) start.ArgumentList.Add("--discard");
+        using var python = Process.Start(start)!;
+        var stdout = python.StandardOutput.ReadToEndAsync();
+        var stderr = python.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        try
+        {
+            await python.WaitForExitAsync(timeout.Token);
+        }
+        finally
+        {
+            if (!python.HasExited) python.Kill();
+        }
+        return (python.ExitCode, await stdout, await stderr);
+    }
+}
