@@ -48,6 +48,29 @@ internal static class Program
                 }
                 return 0;
             }
+            case "--codes":
+            {
+                // Which error codes the generated forward cases reach (the reference validator's verdicts).
+                var g = new MalformedStreamGenerator();
+                var tally = new SortedDictionary<string, int>();
+                for (long i = 0; i < Arg(args, 1, 2000); i++)
+                {
+                    var c = g.Generate((ulong)Arg(args, 2, 1), i);
+                    string key;
+                    try
+                    {
+                        StreamKit.Wire.StreamValidator.Verify(c.Channels.Select(b => new System.Buffers.ReadOnlySequence<byte>(b)).ToList());
+                        key = "valid";
+                    }
+                    catch (StreamKit.Wire.StreamFormatException e)
+                    {
+                        key = $"{(uint)e.Code} {e.Code}";
+                    }
+                    tally[key] = tally.GetValueOrDefault(key) + 1;
+                }
+                foreach (var (k, v) in tally) Console.WriteLine($"{v,6} {k}");
+                return 0;
+            }
             case "--list":
                 foreach (var t in FuzzTargetCatalog.All) Console.WriteLine(t.Name);
                 return 0;
