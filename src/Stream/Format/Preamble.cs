@@ -86,19 +86,21 @@ public readonly record struct Preamble(
 
     /// <summary>
     /// Reads the preamble length from the first 16 bytes, after checking magic and major version,
-    /// so the caller knows how many bytes to gather before <see cref="Decode"/>.
+    /// so the caller knows how many bytes to gather before <see cref="Decode"/>. A wrong magic byte
+    /// among fewer than 16 bytes is still reported as <see cref="StreamErrorCode.BadMagic"/>.
     /// </summary>
-    /// <exception cref="StreamFormatException">Bad magic, unsupported major version, or a length out of range.</exception>
+    /// <exception cref="StreamFormatException">Bad magic, fewer than 16 bytes, unsupported major version, or a length out of range.</exception>
     public static int PeekLength(ReadOnlySpan<byte> prefix)
     {
+        // Spec §2.3 step 1: a wrong magic byte is reported as soon as it is present, before the
+        // 16-byte prefix is complete (so a short non-StreamKit input is BadMagic, not TruncatedPreamble).
+        int magicBytes = Math.Min(prefix.Length, Magic.Length);
+        int at = 0;
+        while (at < magicBytes && prefix[at] == Magic[at]) at++;
+        if (at < magicBytes)
+            throw new StreamFormatException(StreamErrorCode.BadMagic, at, $"not a StreamKit stream: magic byte {at} is 0x{prefix[at]:X2}, expected 0x{Magic[at]:X2}");
         if (prefix.Length < FixedPrefix)
             throw new StreamFormatException(StreamErrorCode.TruncatedPreamble, prefix.Length, $"need {FixedPrefix} bytes to read the preamble length, have {prefix.Length}");
-        if (!prefix[..8].SequenceEqual(Magic))
-        {
-            int at = 0;
-            while (at < 8 && prefix[at] == Magic[at]) at++;
-            throw new StreamFormatException(StreamErrorCode.BadMagic, at, $"not a StreamKit stream: magic byte {at} is 0x{prefix[at]:X2}, expected 0x{Magic[at]:X2}");
-        }
         ushort major = BinaryPrimitives.ReadUInt16LittleEndian(prefix[MajorOffset..]);
         if (major != CurrentMajor)
             throw new StreamFormatException(StreamErrorCode.UnsupportedVersion, MajorOffset, $"format major version {major}; this reader implements {CurrentMajor}");

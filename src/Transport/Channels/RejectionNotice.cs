@@ -41,8 +41,10 @@ internal static class RejectionNotice
         while (textLength < textBytes.Length && textLength > 0 && (textBytes[textLength] & 0xC0) == 0x80) textLength--;
         int payloadLength = 8 + textLength;
         var bytes = new byte[Preamble.Size + ChunkHeader.Size + payloadLength];
+        // max_payload must be at least 4096 or a sender's reader rejects the preamble (spec §2.3 step 10)
+        // and never sees the ERROR; 4096 holds any ERROR record.
         new Preamble(peer.StreamId, peer.ChannelIndex, peer.ChannelCount, StreamCapabilities.None,
-            MaxPayload: 0, MaxDevices: 0, PreambleRole.ReturnPath).Encode(bytes);
+            MaxPayload: WireLimits.MinMaxPayload, MaxDevices: 0, PreambleRole.ReturnPath).Encode(bytes);
         var payload = bytes.AsSpan(Preamble.Size + ChunkHeader.Size);
         BinaryPrimitives.WriteUInt32LittleEndian(payload, (uint)code);
         BinaryPrimitives.WriteUInt32LittleEndian(payload[4..], (uint)textLength);

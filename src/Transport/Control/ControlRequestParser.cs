@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Unicode;
 using StreamKit.Device;
@@ -97,7 +96,16 @@ internal static class ControlRequestParser
             throw new ControlRequestException(ControlErrorCode.MissingField, "\"op\" is required in every request", "op");
         if (opElement.ValueKind != JsonValueKind.String)
             throw new ControlRequestException(ControlErrorCode.BadType, "\"op\" must be a string", "op");
-        string op = opElement.GetString() ?? "";
+        string op;
+        try
+        {
+            op = opElement.GetString() ?? "";
+        }
+        catch (InvalidOperationException e)
+        {
+            // An escape that decodes to invalid UTF-16 (a lone surrogate such as "\udc00").
+            throw new ControlRequestException(ControlErrorCode.BadValue, "\"op\" is not valid Unicode text", "op", inner: e);
+        }
         var f = new JsonFields(root, op, id);
 
         ControlRequest request = op switch
@@ -206,33 +214,8 @@ internal static class ControlRequestParser
     }
 
     /// <summary>
-    /// Fuzz target: any bytes as one line. Byte 0 picks the role (bit 2) and how many stand-in fds
-    /// (0-2, never closed) come with the line. Only <see cref="ControlRequestException"/> may escape
-    /// <see cref="Parse"/>, and its error reply must serialize; anything else propagates as a finding.
+    /// Fuzz entry: any bytes as one line (byte 0 picks the role and the stand-in fds). The checks live
+    /// in <see cref="Fuzzing.ControlRequestFuzzTarget"/>; anything but the typed error propagates as a finding.
     /// </summary>
-    internal static void Fuzz(ReadOnlySpan<byte> input)
-    {
-        if (input.IsEmpty) return;
-        var role = (input[0] & 4) != 0 ? ControlRole.Destination : ControlRole.Source;
-        var fds = new PassedFd[input[0] % 3];
-        for (int i = 0; i < fds.Length; i++) fds[i] = PassedFd.NotOwned(1000 + i);
-        byte[] line = input[1..].ToArray();
-        try
-        {
-            var request = Parse(line, fds, role);
-            Debug.Assert(request.Fds.Count <= fds.Length);
-            if (request.Fds.Count > fds.Length || request.Id < 0 || request.Id > ControlLimits.MaxRequestId)
-                throw new InvalidOperationException($"parser accepted an inconsistent request: {request}");
-        }
-        catch (ControlRequestException e)
-        {
-            if (!Enum.IsDefined(e.Code) || string.IsNullOrEmpty(e.Message))
-                throw new InvalidOperationException($"parser produced a malformed error: {e.Code} \"{e.Message}\"", e);
-            _ = ControlMessageWriter.ErrorReply(e.RequestId, e.Code, e.Message, e.Field);
-        }
-        finally
-        {
-            foreach (var fd in fds) fd.Dispose();
-        }
-    }
+    internal static void Fuzz(ReadOnlySpan<byte> input) => Fuzzing.ControlRequestFuzzTarget.Fuzz(input);
 }

@@ -55,7 +55,7 @@ internal readonly struct JsonFields(JsonElement root, string op, long? id)
         if (!TryGet(field, out var value)) return fallback;
         if (value.ValueKind != JsonValueKind.Number) throw Fail(ControlErrorCode.BadType, field, $"must be an integer, not {Kind(value)}");
         if (!value.TryGetInt32(out int n) || n < min || n > max)
-            throw Fail(ControlErrorCode.BadValue, field, $"must be an integer {min}-{max}, got {value.GetRawText()}");
+            throw Fail(ControlErrorCode.BadValue, field, $"must be an integer {min}-{max}, got {Truncate(value.GetRawText())}");
         return n;
     }
 
@@ -71,7 +71,7 @@ internal readonly struct JsonFields(JsonElement root, string op, long? id)
         var value = Required(field);
         if (value.ValueKind != JsonValueKind.Number) throw Fail(ControlErrorCode.BadType, field, $"must be an integer, not {Kind(value)}");
         if (!value.TryGetUInt16(out ushort device) || device == 0)
-            throw Fail(ControlErrorCode.BadValue, field, $"must be a device id 1-65535, got {value.GetRawText()}");
+            throw Fail(ControlErrorCode.BadValue, field, $"must be a device id 1-65535, got {Truncate(value.GetRawText())}");
         return device;
     }
 
