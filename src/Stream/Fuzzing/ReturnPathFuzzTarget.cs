@@ -79,7 +79,7 @@ internal sealed class ReturnPathFuzzTarget : IFuzzTarget
     {
         var h = chunk.Header;
         if (message.Type != h.Type) throw FuzzChecks.Mismatch(Name, "message type", h.Type, message.Type);
-        if (chunk.IsKnownType && ChunkTypeRules.DirectionOf(h.Type) != PreambleRole.ReturnPath)
+        if (chunk.IsKnownType && !ChunkTypeRules.AllowedOn(h.Type, PreambleRole.ReturnPath))
             throw new FuzzInvariantException(Name, $"forward chunk {chunk} accepted on the return path");
         switch (h.Type)
         {

@@ -287,7 +287,7 @@ internal sealed class SenderDevicePump : IChunkBufferOwner
         SendDiscard(why);
         try
         {
-            _data = Device.SetState(MigrationState.PreCopy);
+            _data = EnterPrecopyAfterReset();
         }
         catch (DeviceException e)
         {
@@ -297,6 +297,23 @@ internal sealed class SenderDevicePump : IChunkBufferOwner
         if (_data is null)
             throw new MigrationException(StreamErrorCode.SourceDeviceFailed, MigrationFailureOrigin.SourceDevice,
                 $"{Device.Name} was reset during pre-copy ({why}); re-entering PRE_COPY opened no data channel");
+    }
+
+    /// <summary>
+    /// RUNNING → PRE_COPY after a reset. A device that was reset behind our back reports that once, as
+    /// DeadSession on the next SET (VfioDevice reads the kernel state before every SET and refuses to act on a
+    /// stale one); the request after that starts from the state it read back.
+    /// </summary>
+    private IMigrationDataChannel? EnterPrecopyAfterReset()
+    {
+        try
+        {
+            return Device.SetState(MigrationState.PreCopy);
+        }
+        catch (DeviceException e) when (e.Kind == DeviceErrorKind.DeadSession)
+        {
+            return Device.SetState(MigrationState.PreCopy);
+        }
     }
 
     /// <summary>Closes the dead session and sends DISCARD, opening the device's next epoch.</summary>
