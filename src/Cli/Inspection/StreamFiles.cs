@@ -11,7 +11,7 @@ internal static class StreamFiles
     /// <summary>Help text on channel files.</summary>
     internal const string Help =
         "Stream files: a path or file:/path. A file: save holds one channel; give every channel file of one stream " +
-        "(in any order) to check a multi-channel stream captured per channel.";
+        "(in any order) to check a multi-channel stream captured per channel. A captured return path (preamble role 1) is checked on its own.";
 
     /// <summary>The FILE... argument.</summary>
     internal static Argument<string[]> Argument() => new("FILE")
