@@ -16,7 +16,7 @@ internal static class ChunkHeaderRules
         // 1. Type: unknown without OPTIONAL, or a known type of the other direction.
         if (!known && (h.Flags & ChunkFlags.Optional) == 0)
             throw Fail(StreamErrorCode.UnknownMandatoryType, at + ChunkHeader.TypeOffset, $"unknown chunk type {name} without the OPTIONAL flag");
-        if (known && ChunkTypeRules.DirectionOf(h.Type) != role)
+        if (known && !ChunkTypeRules.AllowedOn(h.Type, role))
             throw Fail(StreamErrorCode.UnexpectedChunk, at + ChunkHeader.TypeOffset, $"{name} does not belong on a {(role == PreambleRole.Forward ? "forward" : "return-path")} channel");
 
         // 2. Lengths against min(announced, local) before anything is buffered or allocated.
@@ -93,6 +93,10 @@ internal static class ChunkHeaderRules
                 break;
             case ChunkType.SwitchoverAck:
                 CheckZero(h.WireLength, at + ChunkHeader.WireLengthOffset, name, "wire_length");
+                break;
+            case ChunkType.Window:
+                if (h.WireLength != WindowRecord.Size)
+                    throw Fail(StreamErrorCode.BadHeaderField, at + ChunkHeader.WireLengthOffset, $"WINDOW has wire_length {h.WireLength}, must be {WindowRecord.Size}");
                 break;
         }
     }

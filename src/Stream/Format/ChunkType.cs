@@ -26,7 +26,7 @@ public enum ChunkType : byte
     StreamEnd = 0x08,
     /// <summary>The sender gives up: reason code and text.</summary>
     Abort = 0x09,
-    /// <summary>Padding or keepalive; payload ignored (but checksummed).</summary>
+    /// <summary>Padding or keepalive; payload ignored (but checksummed). The one type valid in both directions.</summary>
     Padding = 0x0A,
 
     /// <summary>Return path: bytes of (device, epoch) durably written, contiguous from 0, in the header's offset field.</summary>
@@ -37,4 +37,6 @@ public enum ChunkType : byte
     Error = 0x22,
     /// <summary>Return path: everything committed; the sender may close.</summary>
     FinalAck = 0x23,
+    /// <summary>Return path (OPTIONAL): forward chunk bytes the receiver has finished with, for the sender's flow-control window.</summary>
+    Window = 0x24,
 }

@@ -11,13 +11,16 @@ internal static class ChunkTypeRules
     internal static bool IsKnown(ChunkType type) => type switch
     {
         >= ChunkType.DeviceBegin and <= ChunkType.Padding => true,
-        >= ChunkType.Ack and <= ChunkType.FinalAck => true,
+        >= ChunkType.Ack and <= ChunkType.Window => true,
         _ => false,
     };
 
     /// <summary>The direction a known type belongs to.</summary>
     internal static PreambleRole DirectionOf(ChunkType type) =>
         (byte)type >= ReturnFirst ? PreambleRole.ReturnPath : PreambleRole.Forward;
+
+    /// <summary>True when a known type may travel in <paramref name="role"/>'s direction (PADDING goes both ways, as a keepalive).</summary>
+    internal static bool AllowedOn(ChunkType type, PreambleRole role) => type == ChunkType.Padding || DirectionOf(type) == role;
 
     /// <summary>
     /// Device-scoped chunks carry a device id ≥ 1 and take a (epoch, sequence) slot. For an unknown
@@ -64,6 +67,7 @@ internal static class ChunkTypeRules
         ChunkType.SwitchoverAck => "SWITCHOVER_ACK",
         ChunkType.Error => "ERROR",
         ChunkType.FinalAck => "FINAL_ACK",
+        ChunkType.Window => "WINDOW",
         _ => $"0x{(byte)type:X2}",
     };
 }

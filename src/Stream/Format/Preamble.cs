@@ -18,7 +18,8 @@ namespace StreamKit.Wire;
 ///  40   4  max_payload     sender's largest wire_length and raw_length of a data chunk
 ///  44   4  max_devices     sender's largest device count for this stream
 ///  48   1  role            0 = forward (sender → receiver), 1 = return path
-///  49  11  reserved        writers write 0, readers ignore
+///  49   3  reserved        writers write 0, readers ignore
+///  52   8  receive_window  return path: forward chunk bytes the receiver can hold (flow control, §6.5); forward: 0
 ///  60   4  crc             CRC32C of bytes 0 .. length-5
 /// </code>
 /// A longer preamble from a newer minor keeps these offsets; its extra bytes sit between
@@ -33,7 +34,8 @@ public readonly record struct Preamble(
     uint MaxDevices,
     PreambleRole Role,
     ushort Major = Preamble.CurrentMajor,
-    ushort Minor = Preamble.CurrentMinor)
+    ushort Minor = Preamble.CurrentMinor,
+    ulong ReceiveWindow = 0)
 {
     /// <summary>Size of a v1.0 preamble.</summary>
     public const int Size = 64;
@@ -57,6 +59,7 @@ public readonly record struct Preamble(
     internal const int MaxPayloadOffset = 40;
     internal const int MaxDevicesOffset = 44;
     internal const int RoleOffset = 48;
+    internal const int ReceiveWindowOffset = 52;
     /// <summary>Bytes needed to learn the preamble's length.</summary>
     internal const int FixedPrefix = 16;
 
@@ -77,6 +80,7 @@ public readonly record struct Preamble(
         BinaryPrimitives.WriteUInt32LittleEndian(destination[MaxPayloadOffset..], MaxPayload);
         BinaryPrimitives.WriteUInt32LittleEndian(destination[MaxDevicesOffset..], MaxDevices);
         destination[RoleOffset] = (byte)Role;
+        BinaryPrimitives.WriteUInt64LittleEndian(destination[ReceiveWindowOffset..], ReceiveWindow);
         BinaryPrimitives.WriteUInt32LittleEndian(destination[(Size - 4)..], Crc32C.Compute(destination[..(Size - 4)]));
     }
 
@@ -134,7 +138,8 @@ public readonly record struct Preamble(
             BinaryPrimitives.ReadUInt32LittleEndian(source[MaxDevicesOffset..]),
             (PreambleRole)role,
             BinaryPrimitives.ReadUInt16LittleEndian(source[MajorOffset..]),
-            BinaryPrimitives.ReadUInt16LittleEndian(source[MinorOffset..]));
+            BinaryPrimitives.ReadUInt16LittleEndian(source[MinorOffset..]),
+            BinaryPrimitives.ReadUInt64LittleEndian(source[ReceiveWindowOffset..]));
     }
 }
 

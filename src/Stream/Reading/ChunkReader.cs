@@ -92,6 +92,25 @@ public sealed class ChunkReader
     }
 
     /// <summary>
+    /// For input whose preamble a transport already read and checked (a listener): start at the first
+    /// chunk, as if <see cref="TryReadPreamble"/> had read <paramref name="preamble"/> of <paramref name="length"/> bytes.
+    /// </summary>
+    /// <exception cref="StreamFormatException">The preamble breaks this reader's expectations (role, max_payload, codecs).</exception>
+    internal void StartAfterPreamble(in Preamble preamble, int length)
+    {
+        if (_hasPreamble) throw new InvalidOperationException("the preamble has already been read");
+        CheckPreamble(preamble);
+        _preamble = preamble;
+        _hasPreamble = true;
+        _limit = Math.Min(preamble.MaxPayload, _options.MaxPayload);
+        _lz4Announced = (preamble.Capabilities & StreamCapabilities.Lz4) != 0;
+        Position = length;
+    }
+
+    /// <summary>Bytes the next <see cref="TryReadChunk"/> needs buffered: the whole chunk once its header was read, else a header.</summary>
+    internal long NextChunkBytes => _hasPending ? ChunkHeader.Size + (long)_pending.WireLength : ChunkHeader.Size;
+
+    /// <summary>
     /// Reads the next chunk if <paramref name="buffer"/> holds all of it (reading the preamble first if
     /// needed); on success slices it off. Returns false when more input is needed (or the channel has
     /// ended and no bytes follow). A header is checked as soon as its 48 bytes are present, so a bad or

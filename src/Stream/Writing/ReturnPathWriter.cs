@@ -4,7 +4,8 @@ namespace StreamKit.Wire;
 
 /// <summary>
 /// Writes the receiver → sender return path (spec §6): a role-1 preamble, then ACK, SWITCHOVER_ACK,
-/// ERROR and FINAL_ACK chunks in the same framing as the forward channels. The constructor writes the preamble.
+/// WINDOW, PADDING, ERROR and FINAL_ACK chunks in the same framing as the forward channels. The
+/// constructor writes the preamble. Nothing is allocated per chunk (ERROR aside).
 /// </summary>
 public sealed class ReturnPathWriter
 {
@@ -17,13 +18,14 @@ public sealed class ReturnPathWriter
     /// <param name="capabilities">The capabilities the receiver accepted (echoed from the forward preamble).</param>
     /// <param name="maxPayload">The receiver's local payload limit (informational).</param>
     /// <param name="maxDevices">The receiver's local device limit (informational).</param>
+    /// <param name="receiveWindow">Forward chunk bytes the receiver can hold (flow control, §6.5); 0 = no window.</param>
     public ReturnPathWriter(IBufferWriter<byte> output, Guid streamId, StreamCapabilities capabilities,
-        uint maxPayload = WireLimits.DefaultMaxPayload, uint maxDevices = WireLimits.DefaultMaxDevices)
+        uint maxPayload = WireLimits.DefaultMaxPayload, uint maxDevices = WireLimits.DefaultMaxDevices, ulong receiveWindow = 0)
     {
         ArgumentNullException.ThrowIfNull(output);
         if (maxPayload < WireLimits.MinMaxPayload) throw new ArgumentOutOfRangeException(nameof(maxPayload));
         _output = output;
-        Preamble = new Preamble(streamId, 0, 1, capabilities, maxPayload, maxDevices, PreambleRole.ReturnPath);
+        Preamble = new Preamble(streamId, 0, 1, capabilities, maxPayload, maxDevices, PreambleRole.ReturnPath, ReceiveWindow: receiveWindow);
         Preamble.Encode(_output.GetSpan(Preamble.Size));
         _output.Advance(Preamble.Size);
     }
@@ -47,6 +49,18 @@ public sealed class ReturnPathWriter
     /// <summary>SWITCHOVER_ACK: the initial pre-copy data of every pre-copy device is written; the source may stop the VM.</summary>
     public void WriteSwitchoverAck() =>
         Write(new ChunkHeader(ChunkType.SwitchoverAck, ChunkFlags.None, 0, 0, 0, 0, 0, 0, 0), []);
+
+    /// <summary>WINDOW (optional type): the receiver has consumed <paramref name="consumedBytes"/> forward bytes in all (cumulative).</summary>
+    public void WriteWindow(ulong consumedBytes)
+    {
+        Span<byte> payload = stackalloc byte[WindowRecord.Size];
+        new WindowRecord(consumedBytes).Encode(payload);
+        Write(new ChunkHeader(ChunkType.Window, ChunkFlags.Optional, 0, 0, 0, 0, WindowRecord.Size, WindowRecord.Size, 0), payload);
+    }
+
+    /// <summary>PADDING with no payload: a keepalive so the sender's idle timeout does not fire while nothing else is due.</summary>
+    public void WritePadding() =>
+        Write(new ChunkHeader(ChunkType.Padding, ChunkFlags.None, 0, 0, 0, 0, 0, 0, 0), []);
 
     /// <summary>ERROR: the receiver failed and has reset its devices. Ends the return path.</summary>
     public void WriteError(StreamErrorCode reason, string text)

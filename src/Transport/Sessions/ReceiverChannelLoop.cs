@@ -1,0 +1,112 @@
+using StreamKit.Transport.Rdma;
+using StreamKit.Wire;
+
+namespace StreamKit.Transport;
+
+/// <summary>
+/// One forward channel of a receiver: receives into pooled pinned blocks (<see cref="ReceiveWindow"/>),
+/// parses chunks in place (<see cref="ChunkReader"/>: header CRC, limits before anything is awaited,
+/// payload CRC before anything else), checks the per-channel order and STREAM_END's totals, and routes
+/// each device chunk to its device's <see cref="DeviceInbox"/>. It pauses while a device's in-order
+/// queue is full (its writer lags): the sender's window, or TCP, pushes back from there.
+/// </summary>
+internal sealed class ReceiverChannelLoop
+{
+    private readonly ReceiverSession _session;
+    private readonly TransportConnection _connection;
+    private readonly Preamble _preamble;
+    private readonly PinnedBufferPool _pool;
+    private readonly AsyncSignal _wake = new();
+
+    internal ReceiverChannelLoop(ReceiverSession session, int index, TransportConnection connection, Preamble preamble, PinnedBufferPool pool)
+    {
+        _session = session;
+        Index = index;
+        _connection = connection;
+        _preamble = preamble;
+        _pool = pool;
+        State = new ChannelState(preamble, new ChannelSummary { Index = (ushort)index, Bytes = Preamble.Size });
+    }
+
+    internal int Index { get; }
+
+    /// <summary>Per-channel order and totals (its End is set once STREAM_END was checked).</summary>
+    internal ChannelState State { get; }
+
+    /// <summary>Wakes the loop from a back-pressure pause.</summary>
+    internal void Wake() => _wake.Set();
+
+    internal async Task RunAsync(CancellationToken stop)
+    {
+        var options = _session.Options;
+        using var window = new ReceiveWindow(_connection, _pool, 1 << 20, _session.ReadAhead);
+        var reader = new ChunkReader(new ChunkReaderOptions { MaxPayload = options.MaxPayload, ExpectedRole = PreambleRole.Forward });
+        reader.StartAfterPreamble(_preamble, Preamble.Size);
+        try
+        {
+            long needed = ChunkHeader.Size;
+            while (true)
+            {
+                var result = await window.ReadAtLeastAsync((int)needed, stop).ConfigureAwait(false);
+                var buffer = result.Buffer;
+                bool ended = false;
+                while (reader.TryReadChunk(ref buffer, out var chunk))
+                {
+                    TransportMetrics.ChunkReceived(_connection.Kind);
+                    if (Handle(chunk, window))
+                    {
+                        ended = true;
+                        break;
+                    }
+                }
+                window.AdvanceTo(buffer.Start);
+                if (ended) return;
+                if (result.IsCompleted)
+                {
+                    reader.Finish(window.Buffered); // throws the truncation that applies
+                    return;
+                }
+                needed = reader.NextChunkBytes;
+                while (_session.InboxesOverfull && !_session.Failure.IsFailed)
+                    await _wake.WaitAsync(stop).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested || _session.Failure.IsFailed)
+        {
+        }
+        catch (Exception e)
+        {
+            _session.Failure.Set(e);
+        }
+    }
+
+    /// <summary>Checks and routes one chunk; true when it was the channel's STREAM_END.</summary>
+    private bool Handle(in Chunk chunk, ReceiveWindow window)
+    {
+        long before = State.Count(chunk);
+        var h = chunk.Header;
+        if (ChunkTypeRules.IsDeviceScoped(h))
+        {
+            State.CheckOrder(Index, chunk);
+            var inbox = _session.InboxFor(h.Device)
+                ?? throw DeviceStreamState.Fail(StreamErrorCode.UnknownDevice, Index, chunk, $"device {h.Device} is not one of this receiver's devices");
+            inbox.Route(Index, chunk, window);
+            return false;
+        }
+        switch (h.Type)
+        {
+            case ChunkType.StreamEnd:
+                State.ApplyStreamEnd(Index, chunk, before);
+                return true;
+            case ChunkType.Abort:
+            {
+                var reason = ReasonRecord.Decode(RawPayloads.Record(chunk, stackalloc byte[WireLimits.MaxRecordLength]), chunk.PayloadOffset);
+                State.MarkAborted();
+                throw new MigrationException(StreamErrorCode.PeerAborted, MigrationFailureOrigin.Peer,
+                    $"the sender aborted: {ReturnPathReader.Describe(reason.Reason)}: {reason.Text}", peerCode: reason.Reason);
+            }
+            default:
+                return false; // PADDING (keepalive) and unknown optional stream-scoped types
+        }
+    }
+}

@@ -1,0 +1,324 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Numerics;
+using StreamKit.Device;
+using StreamKit.Wire;
+
+namespace StreamKit.Transport;
+
+/// <summary>
+/// One migration as the receiver runs it (the engine behind <see cref="MigrationReceiver"/>): accept the
+/// stream, a receive loop per channel, an inbox and a writer thread per device, the return path; after
+/// STREAM_END on every channel and every device committed, FINAL_ACK. On any failure: every touched
+/// destination device is reset (back to RUNNING with its previous state), ERROR goes back if the return
+/// path still works, and a typed exception is thrown.
+/// </summary>
+internal sealed class ReceiverSession
+{
+    private static readonly TimeSpan ErrorSendTimeout = TimeSpan.FromSeconds(2);
+    private static readonly TimeSpan WriterStopTimeout = TimeSpan.FromSeconds(10);
+
+    private readonly List<(ushort Id, IMigrationDevice Device)> _devices = [];
+    private TransportListener? _listener;
+    private DeviceInbox?[] _inboxById = [];
+    private ReceiverChannelLoop[] _loops = [];
+    private ReturnPathSender? _returnPath;
+    private ChannelGroup? _group;
+    private volatile MigrationPhase _phase = MigrationPhase.Connecting;
+    private long _startedAt;
+    private long _consumed;
+    private int _running;
+
+    internal ReceiverSession(ReceiverOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        Options = options;
+    }
+
+    internal ReceiverOptions Options { get; }
+    internal SessionFailure Failure { get; private set; } = new(sender: false, CancellationToken.None);
+    internal DeviceWriter[] Writers { get; private set; } = [];
+    internal int ReadAhead { get; private set; }
+    internal ReassemblyStore? Store { get; private set; }
+    internal event Action<MigrationProgress>? ProgressChanged;
+
+    /// <summary>Forward device-chunk bytes applied or dropped so far (what WINDOW reports).</summary>
+    internal long ConsumedBytes => Interlocked.Read(ref _consumed);
+
+    /// <summary>Bytes the writer threads allocated while applying chunks (tests: steady state allocates nothing).</summary>
+    internal long WriterAllocatedBytes => Writers.Sum(w => w.AllocatedWhileWriting);
+
+    internal long ChunksApplied => Writers.Sum(w => w.Chunks);
+
+    internal bool InboxesOverfull
+    {
+        get
+        {
+            foreach (var w in Writers)
+                if (w.Inbox.Overfull) return true;
+            return false;
+        }
+    }
+
+    internal void AddDevice(ushort id, IMigrationDevice device)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        if (id == 0) throw new ArgumentOutOfRangeException(nameof(id), "device ids are 1..65535 (0 means stream-scoped)");
+        if (Volatile.Read(ref _running) != 0) throw new InvalidOperationException("devices must be added before RunAsync");
+        if (_devices.Any(d => d.Id == id)) throw new ArgumentException($"device id {id} was already added", nameof(id));
+        _devices.Add((id, device));
+    }
+
+    internal Task<EndPoint?> ListenAsync(TransportAddress listen, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(listen);
+        cancellationToken.ThrowIfCancellationRequested();
+        if (_listener is not null) throw new InvalidOperationException("ListenAsync was already called");
+        if (listen.Scheme == TransportScheme.File && !File.Exists(listen.Path))
+            throw new TransportException(TransportErrorKind.IoFailed, "the file does not exist", $"file:{listen.Path}");
+        _listener = TransportListener.Bind(listen, Options.Transport, OnRejected);
+        var address = _listener.Address;
+        EndPoint? endPoint = address.Scheme switch
+        {
+            TransportScheme.Tcp => new IPEndPoint(IPAddress.TryParse(address.Host, out var ip) ? ip : IPAddress.Loopback, address.Port),
+            TransportScheme.Unix => new UnixDomainSocketEndPoint(address.Path!),
+            _ => null,
+        };
+        return Task.FromResult(endPoint);
+    }
+
+    /// <summary>The bound address (port 0 replaced), once listening.</summary>
+    internal TransportAddress? BoundAddress => _listener?.Address;
+
+    private void OnRejected(TransportException reason)
+    {
+        if (Options.FailOnRejectedConnection && Volatile.Read(ref _running) != 0 && _group is null)
+            Failure.Set(new MigrationException(StreamErrorCode.ConnectionFailed, MigrationFailureOrigin.Transport,
+                $"a connection to this receiver was refused before the stream started: {reason.Message}", reason));
+    }
+
+    internal DeviceInbox? InboxFor(ushort device) => _inboxById[device];
+
+    internal void Consumed(long bytes)
+    {
+        long total = Interlocked.Add(ref _consumed, bytes);
+        _returnPath?.OnConsumed(total);
+    }
+
+    internal void NotifyReturnPath() => _returnPath?.Notify();
+
+    internal void WakeChannels()
+    {
+        foreach (var loop in _loops) loop.Wake();
+    }
+
+    /// <summary>§6.2: every device announced; each pre-copy device's initial data written in its current epoch; no stop-copy data yet.</summary>
+    internal bool SwitchoverCondition()
+    {
+        foreach (var w in Writers)
+        {
+            if (w.StopCopySeen || w.Committed) return false;
+            if (w.InitialDataWritten is not true) return false;
+        }
+        return Writers.Length > 0;
+    }
+
+    internal MigrationProgress GetProgress()
+    {
+        long started = Volatile.Read(ref _startedAt);
+        var elapsed = started == 0 ? TimeSpan.Zero : Stopwatch.GetElapsedTime(started);
+        var devices = Writers.Length > 0
+            ? Writers.Select(w => w.Snapshot()).ToArray()
+            : _devices.Select(d => new DeviceProgress(d.Id, d.Device.Name, _phase, 0, 0, 0, 0, null, 0, 0)).ToArray();
+        return new MigrationProgress(_phase, elapsed, _group?.BytesReceived ?? 0, devices);
+    }
+
+    internal async Task<MigrationResult> RunAsync(CancellationToken cancellationToken)
+    {
+        if (_listener is null) throw new InvalidOperationException("call ListenAsync first");
+        if (_devices.Count == 0) throw new InvalidOperationException("no devices: call AddDevice first");
+        Failure = new SessionFailure(sender: false, cancellationToken);
+        if (Interlocked.Exchange(ref _running, 1) != 0) throw new InvalidOperationException("a MigrationReceiver runs once");
+        Volatile.Write(ref _startedAt, Stopwatch.GetTimestamp());
+        using var loopsStop = new CancellationTokenSource();
+        using var progressTimer = new Timer(static s => ((ReceiverSession)s!).RaiseProgress(), this, TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(100));
+        Timer? returnTimer = null;
+        Task[] loopTasks = [];
+        Task[] writerTasks = [];
+        Task? returnTask = null;
+        PinnedBufferPool? receivePool = null;
+        PinnedBufferPool? storePool = null;
+        try
+        {
+            var group = await WhenOrFail(_listener.AcceptAsync(Failure.Token).AsTask()).ConfigureAwait(false);
+            _group = group;
+            await _listener.DisposeAsync().ConfigureAwait(false);
+            var first = group.Preambles[0];
+            for (int i = 1; i < group.Count; i++)
+            {
+                var p = group.Preambles[i];
+                if (p.Capabilities != first.Capabilities || p.MaxPayload != first.MaxPayload || p.MaxDevices != first.MaxDevices || p.Major != first.Major)
+                    throw new StreamFormatException(StreamErrorCode.BadChannel, Preamble.CapabilitiesOffset, $"channel {i}'s preamble disagrees with channel 0's (capabilities, limits or version)");
+            }
+            bool returnPath = (first.Capabilities & StreamCapabilities.ReturnPath) != 0 && group[0].CanSend;
+            long window = returnPath ? Options.ReassemblyCap : 0;
+            long maxChunk = ChunkHeader.Size + (long)Math.Min(first.MaxPayload, Options.MaxPayload);
+            long blocks = Math.Max(Options.ReassemblyCap, 2 * maxChunk) + group.Count * (4L << 20);
+            receivePool = new PinnedBufferPool(blocks, 1 << 20);
+            ReadAhead = (int)Math.Min(maxChunk + (1 << 20), blocks - (1 << 20));
+            int storeBlock = (int)BitOperations.RoundUpToPowerOf2((uint)Math.Max(PinnedBufferPool.MinBlockSize, maxChunk));
+            storePool = new PinnedBufferPool(Math.Max(Options.ReassemblyCap, storeBlock) + storeBlock, storeBlock);
+            Store = new ReassemblyStore(Options.ReassemblyCap, storePool);
+
+            _inboxById = new DeviceInbox?[ushort.MaxValue + 1];
+            Writers = _devices.Select(d =>
+            {
+                var inbox = new DeviceInbox(this, d.Id, group.Count == 1, Store);
+                _inboxById[d.Id] = inbox;
+                return new DeviceWriter(this, d.Id, d.Device, inbox);
+            }).ToArray();
+            _loops = Enumerable.Range(0, group.Count).Select(i => new ReceiverChannelLoop(this, i, group[i], group.Preambles[i], receivePool)).ToArray();
+            if (returnPath)
+            {
+                var keepalive = SenderSession.KeepaliveInterval(Options.Transport);
+                _returnPath = new ReturnPathSender(this, group[0], first, Options.MaxPayload, (ulong)window, keepalive);
+                returnTask = _returnPath.RunAsync(loopsStop.Token);
+                var tick = TimeSpan.FromMilliseconds(50) < keepalive / 2 ? TimeSpan.FromMilliseconds(50) : keepalive / 2;
+                returnTimer = new Timer(static s => ((ReturnPathSender)s!).Notify(), _returnPath, tick, tick);
+            }
+            _phase = MigrationPhase.PreCopy;
+            writerTasks = Writers.Select(w => DedicatedThread.Run($"streamkit-writer-{w.Id}", w.Run)).ToArray();
+            loopTasks = _loops.Select(l => l.RunAsync(loopsStop.Token)).ToArray();
+
+            await WhenOrFail(Task.WhenAll(loopTasks)).ConfigureAwait(false);
+            ThrowIfFailed();
+            foreach (var w in Writers) w.Inbox.CompleteAdding();
+            await WhenOrFail(Task.WhenAll(writerTasks)).ConfigureAwait(false);
+            ThrowIfFailed();
+            CheckComplete();
+
+            _phase = MigrationPhase.Committing;
+            if (Options.CommitTarget == MigrationState.Running)
+                await WhenOrFail(DedicatedThread.Run("streamkit-start-devices", () => { foreach (var w in Writers) w.Device.SetState(MigrationState.Running)?.Dispose(); })).ConfigureAwait(false);
+            ThrowIfFailed();
+            long bytesWritten = Writers.Sum(w => (long)w.AckPosition.Written);
+            if (_returnPath is not null)
+            {
+                _returnPath.Finish(new FinalAckRecord(StreamErrorCode.None, (uint)Writers.Length, (ulong)bytesWritten));
+                await WhenOrFail(_returnPath.Done).ConfigureAwait(false);
+                ThrowIfFailed();
+            }
+            _phase = MigrationPhase.Completed;
+            returnTimer?.Dispose();
+            long wire = group.BytesReceived;
+            await group.DisposeAsync().ConfigureAwait(false);
+            MigrationMetrics.Finished(sender: false, completed: true);
+            RaiseProgress();
+            return new MigrationResult(Writers.Select(w => w.Result()).ToArray(), Stopwatch.GetElapsedTime(_startedAt), wire, group.Count, group.StreamId);
+        }
+        catch (Exception e)
+        {
+            Failure.Set(e);
+            var failure = Failure.Exception!;
+            await ApplyFailureRuleAsync(failure, writerTasks).ConfigureAwait(false);
+            loopsStop.Cancel();
+            returnTimer?.Dispose();
+            if (loopTasks.Length > 0) await Task.WhenAll(loopTasks).ConfigureAwait(false);
+            if (returnTask is not null) await returnTask.ConfigureAwait(false);
+            if (_group is not null) await _group.DisposeAsync().ConfigureAwait(false);
+            if (_listener is not null) await _listener.DisposeAsync().ConfigureAwait(false);
+            MigrationMetrics.Finished(sender: false, completed: false);
+            RaiseProgress();
+            throw failure;
+        }
+        finally
+        {
+            returnTimer?.Dispose();
+            Failure.Dispose();
+        }
+    }
+
+    /// <summary>After every channel's STREAM_END and every writer's end: nothing may be missing.</summary>
+    private void CheckComplete()
+    {
+        foreach (var w in Writers)
+        {
+            if (w.Inbox.DescribeGap() is { } gap) throw new StreamFormatException(StreamErrorCode.SequenceGap, -1, gap);
+        }
+        foreach (var w in Writers)
+        {
+            if (!w.Begun)
+                throw new StreamFormatException(StreamErrorCode.TruncatedStream, -1, $"device {w.Id} ({w.Device.Name}) was not in the stream");
+            if (!w.Committed)
+                throw new StreamFormatException(StreamErrorCode.TruncatedStream, -1, $"device {w.Id} has no DEVICE_END");
+        }
+        foreach (var loop in _loops)
+        {
+            if (loop.State.End is { } end && end.DeviceCount != (uint)Writers.Length)
+                throw new StreamFormatException(StreamErrorCode.StreamTotalsMismatch, loop.State.Summary.Bytes - ChunkHeader.Size - StreamEndRecord.Size,
+                    $"channel {loop.Index}: STREAM_END says {end.DeviceCount} devices; the stream carried {Writers.Length}");
+        }
+    }
+
+    /// <summary>
+    /// The failure rule, receiver side: stop the writers, reset every destination device that was moved
+    /// out of RUNNING (the reset drops what was written; the device keeps its previous state), then
+    /// ERROR on the return path if it still works.
+    /// </summary>
+    private async Task ApplyFailureRuleAsync(MigrationException failure, Task[] writerTasks)
+    {
+        _phase = MigrationPhase.Failed;
+        foreach (var w in Writers) w.Inbox.Abort();
+        if (writerTasks.Length > 0)
+            await Task.WhenAny(Task.WhenAll(writerTasks), Task.Delay(WriterStopTimeout)).ConfigureAwait(false);
+        await DedicatedThread.Run("streamkit-reset-devices", () =>
+        {
+            foreach (var (_, device) in _devices)
+            {
+                try
+                {
+                    if (Writers.FirstOrDefault(w => w.Device == device) is { Touched: true } || device.GetState() != MigrationState.Running)
+                        device.Reset();
+                }
+                catch (Exception) { /* keep resetting the others */ }
+            }
+        }).ConfigureAwait(false);
+        if (_returnPath is not null)
+        {
+            _returnPath.Fail(failure.Code == StreamErrorCode.PeerAborted ? StreamErrorCode.PeerAborted : failure.Code, failure.Reason);
+            await Task.WhenAny(_returnPath.Done, Task.Delay(ErrorSendTimeout)).ConfigureAwait(false);
+        }
+    }
+
+    private async Task WhenOrFail(Task task)
+    {
+        if (await Task.WhenAny(task, Failure.Failed).ConfigureAwait(false) != task) ThrowIfFailed();
+        await task.ConfigureAwait(false);
+    }
+
+    private async Task<T> WhenOrFail<T>(Task<T> task)
+    {
+        if (await Task.WhenAny(task, Failure.Failed).ConfigureAwait(false) != task) ThrowIfFailed();
+        return await task.ConfigureAwait(false);
+    }
+
+    private void ThrowIfFailed()
+    {
+        if (Failure.Exception is { } e) throw e;
+    }
+
+    private void RaiseProgress()
+    {
+        var handler = ProgressChanged;
+        if (handler is null) return;
+        try { handler(GetProgress()); }
+        catch (Exception) { /* a subscriber's bug must not break the migration */ }
+    }
+
+    internal async ValueTask DisposeListenerAsync()
+    {
+        if (_listener is not null && Volatile.Read(ref _running) == 0) await _listener.DisposeAsync().ConfigureAwait(false);
+    }
+}
