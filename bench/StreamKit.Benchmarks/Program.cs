@@ -12,6 +12,16 @@ internal static class Program
             await LoopbackThroughput.RunAsync(args);
             return;
         }
+        if (args.Length > 0 && args[0] == "e2e")
+        {
+            Environment.ExitCode = await EndToEnd.E2eCommand.RunAsync(args);
+            return;
+        }
+        if (args.Length > 0 && args[0] == "e2e-child")
+        {
+            Environment.ExitCode = await EndToEnd.E2eChild.RunAsync(args);
+            return;
+        }
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
     }
 }

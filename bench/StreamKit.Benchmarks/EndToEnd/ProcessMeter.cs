@@ -1,0 +1,73 @@
+using System.Diagnostics;
+using System.Globalization;
+
+namespace StreamKit.Benchmarks.EndToEnd;
+
+/// <summary>A process's own counters at one instant: CPU (all threads), managed allocations, GC counts, wall clock.</summary>
+internal readonly record struct ProcessSnapshot(long Timestamp, double UserSeconds, double SystemSeconds, long Allocated, int Gen0, int Gen1, int Gen2)
+{
+    public static ProcessSnapshot Take()
+    {
+        using var self = Process.GetCurrentProcess();
+        return new ProcessSnapshot(Stopwatch.GetTimestamp(), self.UserProcessorTime.TotalSeconds, self.PrivilegedProcessorTime.TotalSeconds,
+            GC.GetTotalAllocatedBytes(precise: true), GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2));
+    }
+}
+
+/// <summary>Linux /proc readings: peak and current RSS of this process, machine-wide busy CPU time.</summary>
+internal static class ProcFs
+{
+    /// <summary>Clock ticks per second of /proc/stat and /proc/PID/stat (USER_HZ, 100 on Linux x86-64).</summary>
+    public const double TicksPerSecond = 100;
+
+    /// <summary>Resets VmHWM to the current RSS (clear_refs 5), so a later VmHWM is the peak of what follows.</summary>
+    public static bool ResetPeakRss()
+    {
+        try
+        {
+            File.WriteAllText("/proc/self/clear_refs", "5");
+            return true;
+        }
+        catch (IOException) { return false; }
+        catch (UnauthorizedAccessException) { return false; }
+    }
+
+    /// <summary>A "VmXxx:" line of /proc/self/status in KiB (VmHWM peak RSS, VmRSS current), -1 if absent.</summary>
+    public static long StatusKiB(string key, int pid = 0)
+    {
+        string path = pid == 0 ? "/proc/self/status" : $"/proc/{pid}/status";
+        try
+        {
+            foreach (var line in File.ReadLines(path))
+            {
+                if (!line.StartsWith(key, StringComparison.Ordinal) || line.Length <= key.Length || line[key.Length] != ':') continue;
+                var parts = line[(key.Length + 1)..].Trim().Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                return long.Parse(parts[0], CultureInfo.InvariantCulture);
+            }
+        }
+        catch (IOException) { }
+        return -1;
+    }
+
+    /// <summary>Busy CPU seconds of the whole machine since boot (user+nice+system+irq+softirq of the "cpu" line; steal and idle excluded).</summary>
+    public static double MachineBusySeconds()
+    {
+        string first = File.ReadLines("/proc/stat").First();
+        var f = first.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        long busy = 0;
+        foreach (int i in new[] { 1, 2, 3, 6, 7 }) busy += long.Parse(f[i], CultureInfo.InvariantCulture);
+        return busy / TicksPerSecond;
+    }
+
+    /// <summary>utime+stime and cutime+cstime (waited-for children) of a /proc/PID/stat line, in seconds.</summary>
+    public static (double Self, double Children) ParseStatCpu(string statLine)
+    {
+        // The command name (field 2) may contain spaces: fields are counted after its closing parenthesis.
+        var rest = statLine[(statLine.LastIndexOf(')') + 2)..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        // rest[0] is field 3 (state); utime = field 14 → rest[11].
+        double Field(int n) => long.Parse(rest[n - 3], CultureInfo.InvariantCulture) / TicksPerSecond;
+        return (Field(14) + Field(15), Field(16) + Field(17));
+    }
+
+    public static string LoadAverage() => File.ReadAllText("/proc/loadavg").Trim();
+}
