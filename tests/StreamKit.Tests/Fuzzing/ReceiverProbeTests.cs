@@ -189,7 +189,8 @@ public sealed class ReceiverProbeTests(ITestOutputHelper output)
         output.WriteLine(result.ToString());
         Assert.Equal(ProbeAnswer.Error, result.Answer);
         Assert.Equal(StreamErrorCode.BadChannel, result.Code);
-        Assert.Equal(1, result.AnsweringChannel);
+        // Both connections claim channel 0 and race to the listener: whichever is assembled second is refused.
+        Assert.InRange(result.AnsweringChannel, 0, 1);
         Assert.Contains("duplicate", result.Text);
     }
 }
