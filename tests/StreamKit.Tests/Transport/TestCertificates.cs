@@ -37,7 +37,7 @@ internal static class TestCertificates
         request.CertificateExtensions.Add(new X509BasicConstraintsExtension(certificateAuthority: true, hasPathLengthConstraint: true, pathLengthConstraint: 0, critical: true));
         request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, critical: true));
         request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(request.PublicKey, critical: false));
-        return request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(31));
+        return request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(30));
     }
 
     private static X509Certificate2 Issue(X509Certificate2 authority, string name, bool server)
@@ -58,7 +58,10 @@ internal static class TestCertificates
         }
         var serial = RandomNumberGenerator.GetBytes(16);
         serial[0] &= 0x7F;
-        using var issued = request.Create(authority, DateTimeOffset.UtcNow.AddDays(-1), authority.NotAfter.AddDays(-1), serial);
+        // Never past the issuer's own expiry (made a moment earlier: a second boundary in between made this throw).
+        var notAfter = DateTimeOffset.UtcNow.AddDays(30);
+        if (notAfter > authority.NotAfter) notAfter = authority.NotAfter;
+        using var issued = request.Create(authority, DateTimeOffset.UtcNow.AddDays(-1), notAfter, serial);
         return issued.CopyWithPrivateKey(key);
     }
 }
