@@ -81,7 +81,8 @@ internal sealed class ReturnPathReader
         }
     }
 
-    internal async Task RunAsync()
+    /// <summary>Reads until FINAL_ACK or ERROR. <paramref name="stop"/> (not the session failure: the ABORT must still go out on channel 0) tears it down.</summary>
+    internal async Task RunAsync(CancellationToken stop)
     {
         using var pool = new PinnedBufferPool(1 << 20, 64 << 10);
         using var window = new ReceiveWindow(_connection, pool, 64 << 10);
@@ -92,7 +93,7 @@ internal sealed class ReturnPathReader
             long needed = StreamKit.Wire.Preamble.Size;
             while (true)
             {
-                var result = await window.ReadAtLeastAsync((int)Math.Min(needed, window.MaxReadAhead), _failure.Token).ConfigureAwait(false);
+                var result = await window.ReadAtLeastAsync((int)Math.Min(needed, window.MaxReadAhead), stop).ConfigureAwait(false);
                 var buffer = result.Buffer;
                 if (!reader.HasPreamble && reader.TryReadPreamble(ref buffer, out var preamble))
                 {
@@ -116,7 +117,10 @@ internal sealed class ReturnPathReader
                 needed = Math.Max(reader.HasPreamble ? reader.NextChunkBytes : StreamKit.Wire.Preamble.Size, window.BufferedBytes + 1);
             }
         }
-        catch (OperationCanceledException) when (_failure.IsFailed)
+        catch (OperationCanceledException) when (_failure.IsFailed || stop.IsCancellationRequested)
+        {
+        }
+        catch (TransportException) when (_failure.IsFailed)
         {
         }
         catch (StreamFormatException e) when (e.Code == StreamErrorCode.TruncatedStream || e.Code == StreamErrorCode.TruncatedPreamble

@@ -190,6 +190,8 @@ internal sealed class SenderSession
             var failure = Failure.Exception!;
             keepalive?.Dispose();
             await ApplyFailureRuleAsync(failure, loops, pumpTasks).ConfigureAwait(false);
+            // Let the receiver read the ABORT and answer (ERROR, then close) before channel 0 is torn down.
+            if (readerTask is not null) await Task.WhenAny(readerTask, Task.Delay(AbortSendTimeout)).ConfigureAwait(false);
             readerStop.Cancel();
             if (readerTask is not null) await readerTask.ConfigureAwait(false);
             if (_group is not null) await _group.DisposeAsync().ConfigureAwait(false);
@@ -205,12 +207,12 @@ internal sealed class SenderSession
         }
     }
 
-    private async Task RunReaderAsync(ReturnPathReader reader, CancellationToken stop)
+    private static async Task RunReaderAsync(ReturnPathReader reader, CancellationToken stop)
     {
-        // The reader's receives must not be cancelled by the session failure (that would abort channel 0
-        // before the ABORT is sent); it stops when the failure rule is done or the session completes.
-        using var registration = stop.Register(static s => ((ChannelGroup)s!)[0].Abort("the sender is closing"), _group);
-        await reader.RunAsync().ConfigureAwait(false);
+        // The reader's receives must not be cancelled by the session failure (cancelling a receive aborts
+        // channel 0 before the ABORT is sent); it stops when the failure rule is done or the session completes.
+        await Task.Yield();
+        await reader.RunAsync(stop).ConfigureAwait(false);
     }
 
     /// <summary>Decides, waits for SWITCHOVER_ACK, parks the pumps, quiesces and stops every device.</summary>

@@ -41,7 +41,11 @@ internal sealed class SessionFailure : IDisposable
         if (Interlocked.CompareExchange(ref _exception, exception, null) is not null) return false;
         _failed.TrySetResult(exception);
         // Cancel off the caller's thread: registered callbacks (socket aborts, waits) must not run inside a pump.
-        ThreadPool.UnsafeQueueUserWorkItem(static s => ((CancellationTokenSource)s!).Cancel(), _cancel, preferLocal: false);
+        ThreadPool.UnsafeQueueUserWorkItem(static s =>
+        {
+            try { ((CancellationTokenSource)s!).Cancel(); }
+            catch (ObjectDisposedException) { /* the session already finished */ }
+        }, _cancel, preferLocal: false);
         return true;
     }
 

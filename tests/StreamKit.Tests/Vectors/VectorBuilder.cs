@@ -222,6 +222,11 @@ internal sealed class VectorBuilder
         ChunkType.StreamEnd => "STREAM_END",
         ChunkType.Abort => "ABORT",
         ChunkType.Padding => "PADDING",
+        ChunkType.Ack => "ACK",
+        ChunkType.SwitchoverAck => "SWITCHOVER_ACK",
+        ChunkType.Error => "ERROR",
+        ChunkType.FinalAck => "FINAL_ACK",
+        ChunkType.Window => "WINDOW",
         _ => $"TYPE_0x{(byte)type:X2}",
     };
 }

@@ -16,8 +16,12 @@ internal sealed record TestVector(
     IReadOnlyList<(string File, byte[] Bytes)> Files,
     IReadOnlyDictionary<string, IReadOnlyList<string>>? Chunks,
     IReadOnlyList<DeviceExpectation>? Devices,
-    ErrorExpectation? Error)
+    ErrorExpectation? Error,
+    ulong? ReturnPathWindow = null)
 {
+    /// <summary>A return-path vector (role 1): decoded with a return-path reader and <see cref="ReturnPathValidator"/>.</summary>
+    public bool IsReturnPath => ReturnPathWindow is not null;
+
     public bool IsValid => Error is null;
 }
 
@@ -54,6 +58,8 @@ internal static class VectorCatalog
         UnknownMandatory(),
         DigestMismatch(),
         Aborted(),
+        ReturnPath(),
+        WindowRegression(),
     ];
 
     // ---- valid ----
@@ -326,6 +332,62 @@ internal static class VectorCatalog
         b.Data(1, rng.Bytes(30), DataPhase.StopCopy);
         b.Abort(StreamErrorCode.SourceDeviceFailed, "device 1 was reset in STOP_COPY");
         return Invalid("aborted", "The sender gives up with ABORT (SourceDeviceFailed) after a reset in STOP_COPY.", b.Bytes(), StreamErrorCode.PeerAborted, b.Chunks()[^1].Offset);
+    }
+
+    // ---- return path ----
+
+    /// <summary>Stream id of every vector.</summary>
+    private static Guid VectorStreamId => VectorBuilder.VectorStreamId;
+
+    /// <summary>
+    /// A receiver's return path with a 1 MiB receive window; chunk indices: 0 ACK, 1 WINDOW, 2 PADDING, 3 ACK, 4 ACK,
+    /// 5 SWITCHOVER_ACK, 6 ACK, 7 WINDOW (consumed <paramref name="secondWindow"/>), 8 FINAL_ACK.
+    /// </summary>
+    private static (byte[] Bytes, long[] Offsets) ReturnPathStream(ulong secondWindow)
+    {
+        var output = new System.Buffers.ArrayBufferWriter<byte>();
+        var w = new ReturnPathWriter(output, VectorStreamId, StreamCapabilities.ReturnPath | StreamCapabilities.SwitchoverAck | StreamCapabilities.PrecopyHints,
+            65536, 8, receiveWindow: 1 << 20);
+        var offsets = new List<long>();
+        offsets.Add(output.WrittenCount); w.WriteAck(1, 0, 4096);
+        offsets.Add(output.WrittenCount); w.WriteWindow(4424);
+        offsets.Add(output.WrittenCount); w.WritePadding();
+        offsets.Add(output.WrittenCount); w.WriteAck(1, 1, 0);
+        offsets.Add(output.WrittenCount); w.WriteAck(1, 1, 8192);
+        offsets.Add(output.WrittenCount); w.WriteSwitchoverAck();
+        offsets.Add(output.WrittenCount); w.WriteAck(1, 1, 12288);
+        offsets.Add(output.WrittenCount); w.WriteWindow(secondWindow);
+        offsets.Add(output.WrittenCount); w.WriteFinalAck(new FinalAckRecord(StreamErrorCode.None, 1, 12288));
+        return (output.WrittenSpan.ToArray(), [.. offsets]);
+    }
+
+    private static TestVector ReturnPath()
+    {
+        var (bytes, _) = ReturnPathStream(20000);
+        IReadOnlyList<string> lines =
+        [
+            "ACK dev=1 epoch=0 seq=0 off=4096 wire=0 raw=0 flags=0x00",
+            "WINDOW dev=0 epoch=0 seq=0 off=0 wire=8 raw=8 flags=0x01",
+            "PADDING dev=0 epoch=0 seq=0 off=0 wire=0 raw=0 flags=0x00",
+            "ACK dev=1 epoch=1 seq=0 off=0 wire=0 raw=0 flags=0x00",
+            "ACK dev=1 epoch=1 seq=0 off=8192 wire=0 raw=0 flags=0x00",
+            "SWITCHOVER_ACK dev=0 epoch=0 seq=0 off=0 wire=0 raw=0 flags=0x00",
+            "ACK dev=1 epoch=1 seq=0 off=12288 wire=0 raw=0 flags=0x00",
+            "WINDOW dev=0 epoch=0 seq=0 off=0 wire=8 raw=8 flags=0x01",
+            "FINAL_ACK dev=0 epoch=0 seq=0 off=0 wire=16 raw=16 flags=0x00",
+        ];
+        return new TestVector("return-path",
+            "A receiver's return path: preamble role 1 with receive_window 1048576, ACKs (epoch 0, then epoch 1 after a DISCARD), WINDOW (consumed bytes), a PADDING keepalive, SWITCHOVER_ACK, FINAL_ACK.",
+            [("return-path.bin", bytes)], new Dictionary<string, IReadOnlyList<string>> { ["return-path.bin"] = lines }, [], null, ReturnPathWindow: 1 << 20);
+    }
+
+    private static TestVector WindowRegression()
+    {
+        var (bytes, offsets) = ReturnPathStream(100); // below the 4424 reported before
+        return new TestVector("window-regression", "On the return path, a WINDOW's consumed_bytes goes back from 4424 to 100.",
+            [("window-regression.bin", bytes)], null, null,
+            new ErrorExpectation(nameof(StreamErrorCode.OffsetMismatch), (uint)StreamErrorCode.OffsetMismatch, "window-regression.bin", offsets[7] + ChunkHeader.Size),
+            ReturnPathWindow: 1 << 20);
     }
 
     // ---- helpers ----

@@ -36,6 +36,8 @@ internal static class VectorFiles
                 name = v.Name,
                 description = v.Description,
                 files = v.Files.Select(f => f.File).ToArray(),
+                direction = v.IsReturnPath ? "return-path" : null,
+                receive_window = v.ReturnPathWindow,
                 result = v.IsValid ? "valid" : "error",
                 error = v.Error is { } e ? new { code = e.Code, value = e.Value, file = e.File, offset = e.Offset } : null,
                 chunks = v.Chunks,

@@ -79,6 +79,20 @@ public class VectorTests
         // Decode the files on disk (what an independent implementation would test against).
         var files = v.Files.Select(f => File.ReadAllBytes(Path.Combine(VectorFiles.Directory, f.File))).ToArray();
         var channels = files.Select(f => new ReadOnlySequence<byte>(f)).ToList();
+        if (v.IsReturnPath)
+        {
+            if (v.Error is { } returnError)
+            {
+                var e = Assert.Throws<StreamFormatException>(() => VerifyReturnPath(files[0]));
+                Assert.Equal(returnError.Code, e.Code.ToString());
+                Assert.Equal(returnError.Offset, e.StreamOffset);
+                return;
+            }
+            var (preamble, chunkLines) = VerifyReturnPath(files[0]);
+            Assert.Equal(v.ReturnPathWindow, preamble.ReceiveWindow);
+            Assert.Equal(v.Chunks![v.Files[0].File], chunkLines);
+            return;
+        }
         if (v.Error is { } error)
         {
             var e = Assert.Throws<StreamFormatException>(() => StreamValidator.Verify(channels));
@@ -165,6 +179,24 @@ public class VectorTests
             if (raw.Length > 0) Assert.Equal(raw.Length, Lz4Codec.Decompress(packed.AsSpan(0, n), back));
             Assert.Equal(raw, back);
         }
+    }
+
+    /// <summary>Reads a whole return path the way a sender does: return-path reader, <see cref="ReturnPathValidator"/>, then the end checks.</summary>
+    private static (Preamble Preamble, List<string> Lines) VerifyReturnPath(byte[] bytes)
+    {
+        var reader = new ChunkReader(new ChunkReaderOptions { ExpectedRole = PreambleRole.ReturnPath });
+        var buffer = new ReadOnlySequence<byte>(bytes);
+        if (!reader.TryReadPreamble(ref buffer, out var preamble)) reader.Finish(buffer);
+        var validator = new ReturnPathValidator(preamble.StreamId);
+        validator.AcceptPreamble(preamble);
+        var lines = new List<string>();
+        while (reader.TryReadChunk(ref buffer, out var chunk))
+        {
+            validator.Accept(chunk);
+            lines.Add(VectorBuilder.Describe(chunk.Header));
+        }
+        reader.Finish(buffer);
+        return (preamble, lines);
     }
 
     private static long FirstDifference(byte[] a, byte[] b)
