@@ -22,6 +22,9 @@ internal sealed class AllocationProbe(long expectedBytes)
     public long LowBytes { get; private set; }
     public long HighBytes { get; private set; }
 
+    /// <summary>Optional type sampler, on between the two samples only.</summary>
+    public AllocationSampler? Sampler { get; init; }
+
     public void Add(int bytes)
     {
         _calls++;
@@ -30,11 +33,13 @@ internal sealed class AllocationProbe(long expectedBytes)
         {
             LowAllocated = GC.GetTotalAllocatedBytes(precise: true);
             LowBytes = _total;
+            Sampler?.Begin();
         }
         else if (HighAllocated is null && _total >= _high)
         {
             HighAllocated = GC.GetTotalAllocatedBytes(precise: true);
             HighBytes = _total;
+            Sampler?.End();
         }
     }
 

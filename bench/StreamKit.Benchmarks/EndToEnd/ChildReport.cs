@@ -30,6 +30,14 @@ internal sealed record ChildReport
     /// <summary>Managed bytes allocated per chunk-size of device data between 25 % and 75 % of the stream (steady state), if measured.</summary>
     public double? SteadyAllocatedPerChunk { get; init; }
 
+    /// <summary>Context switches of the process's threads during the transfer (threads alive at both ends).</summary>
+    public long ContextSwitches { get; init; }
+
+    /// <summary>Wall seconds the JIT spent compiling during the transfer (tiering to optimized code), and methods compiled.</summary>
+    public double JitSeconds { get; init; }
+
+    public long JitMethods { get; init; }
+
     public int Gen0 { get; init; }
     public int Gen1 { get; init; }
     public int Gen2 { get; init; }

@@ -52,6 +52,8 @@ internal static class E2eChild
             "receiver" or "sink" => await ReceivePhaseAsync(spec, bytes, timed),
             _ => throw new ArgumentException($"unknown role {spec.Role}"),
         };
+        if (timed && Environment.GetEnvironmentVariable("STREAMKIT_E2E_THREADS") == "1")
+            foreach (var line in ProcFs.ThreadSwitches()) Console.Error.WriteLine($"threads[{spec.Role}] {line}");
         Control("DONE " + JsonSerializer.Serialize(report));
     }
 
@@ -62,7 +64,8 @@ internal static class E2eChild
         using var device = new SimulatedDevice(SimulatedDeviceSpec.Parse(spec.DeviceSpec(bytes)));
         string digest = device.StateDigest.ToString("x16", CultureInfo.InvariantCulture);
         long image = (long)device.GetStopCopySizeEstimate()!.Value;
-        var probe = new AllocationProbe(image);
+        using var sampler = timed ? AllocationSampler.StartIfRequested() : null;
+        var probe = new AllocationProbe(image) { Sampler = sampler };
         var probed = new ProbedDevice(device, probe);
         if (timed)
         {
@@ -86,6 +89,7 @@ internal static class E2eChild
             _ => throw new ArgumentException($"unknown variant {spec.Variant}"),
         };
         var after = ProcessSnapshot.Take();
+        sampler?.Report(spec.Role);
         return Report(spec, timed, before, after, probe, rssStart) with
         {
             DeviceBytes = deviceBytes,
@@ -238,7 +242,8 @@ internal static class E2eChild
         var deviceSpec = SimulatedDeviceSpec.Parse(spec.DeviceSpec(bytes)) with { StateGeneration = 0 };
         using var device = new SimulatedDevice(deviceSpec);
         long image = LiveRunSource.FullImageBytes(device.UnitCount, SimulatedDeviceSpec.PageBytes);
-        var probe = new AllocationProbe(image);
+        using var sampler = timed ? AllocationSampler.StartIfRequested() : null;
+        var probe = new AllocationProbe(image) { Sampler = sampler };
         var probed = new ProbedDevice(device, probe);
 
         MigrationReceiver? receiver = null;
@@ -300,6 +305,7 @@ internal static class E2eChild
             listener?.Dispose();
         }
         var after = ProcessSnapshot.Take();
+        sampler?.Report(spec.Role);
         return Report(spec, timed, before, after, probe, rssStart) with
         {
             DeviceBytes = probe.Bytes,
@@ -429,6 +435,9 @@ internal static class E2eChild
         SystemSeconds = after.SystemSeconds - before.SystemSeconds,
         Allocated = after.Allocated - before.Allocated,
         SteadyAllocatedPerChunk = probe.PerChunk(spec.ChunkSize),
+        ContextSwitches = after.ContextSwitches - before.ContextSwitches,
+        JitSeconds = after.JitSeconds - before.JitSeconds,
+        JitMethods = after.JitMethods - before.JitMethods,
         Gen0 = after.Gen0 - before.Gen0,
         Gen1 = after.Gen1 - before.Gen1,
         Gen2 = after.Gen2 - before.Gen2,

@@ -4,13 +4,14 @@ using System.Globalization;
 namespace StreamKit.Benchmarks.EndToEnd;
 
 /// <summary>A process's own counters at one instant: CPU (all threads), managed allocations, GC counts, wall clock.</summary>
-internal readonly record struct ProcessSnapshot(long Timestamp, double UserSeconds, double SystemSeconds, long Allocated, int Gen0, int Gen1, int Gen2)
+internal readonly record struct ProcessSnapshot(long Timestamp, double UserSeconds, double SystemSeconds, long Allocated, int Gen0, int Gen1, int Gen2, long ContextSwitches, double JitSeconds, long JitMethods)
 {
     public static ProcessSnapshot Take()
     {
         using var self = Process.GetCurrentProcess();
         return new ProcessSnapshot(Stopwatch.GetTimestamp(), self.UserProcessorTime.TotalSeconds, self.PrivilegedProcessorTime.TotalSeconds,
-            GC.GetTotalAllocatedBytes(precise: true), GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2));
+            GC.GetTotalAllocatedBytes(precise: true), GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2), ProcFs.ContextSwitches(),
+            System.Runtime.JitInfo.GetCompilationTime(currentThread: false).TotalSeconds, System.Runtime.JitInfo.GetCompiledMethodCount(currentThread: false));
     }
 }
 
@@ -67,6 +68,50 @@ internal static class ProcFs
         // rest[0] is field 3 (state); utime = field 14 → rest[11].
         double Field(int n) => long.Parse(rest[n - 3], CultureInfo.InvariantCulture) / TicksPerSecond;
         return (Field(14) + Field(15), Field(16) + Field(17));
+    }
+
+    /// <summary>Voluntary + involuntary context switches of this process's live threads (threads that ended are not counted).</summary>
+    public static long ContextSwitches()
+    {
+        long total = 0;
+        try
+        {
+            foreach (var dir in Directory.EnumerateDirectories("/proc/self/task"))
+            {
+                try
+                {
+                    foreach (var line in File.ReadLines(Path.Combine(dir, "status")))
+                        if (line.StartsWith("voluntary_ctxt_switches:", StringComparison.Ordinal) || line.StartsWith("nonvoluntary_ctxt_switches:", StringComparison.Ordinal))
+                            total += long.Parse(line[(line.IndexOf(':') + 1)..].Trim(), CultureInfo.InvariantCulture);
+                }
+                catch (IOException) { /* the thread ended */ }
+            }
+        }
+        catch (IOException) { }
+        return total;
+    }
+
+    /// <summary>Diagnostics: per live thread "name tid voluntary/involuntary switches", for STREAMKIT_E2E_THREADS=1.</summary>
+    public static IEnumerable<string> ThreadSwitches()
+    {
+        foreach (var dir in Directory.EnumerateDirectories("/proc/self/task"))
+        {
+            string? line = null;
+            try
+            {
+                string name = File.ReadAllText(Path.Combine(dir, "comm")).Trim();
+                long v = 0, n = 0;
+                foreach (var l in File.ReadLines(Path.Combine(dir, "status")))
+                {
+                    if (l.StartsWith("voluntary_ctxt_switches:", StringComparison.Ordinal)) v = long.Parse(l[(l.IndexOf(':') + 1)..].Trim(), CultureInfo.InvariantCulture);
+                    if (l.StartsWith("nonvoluntary_ctxt_switches:", StringComparison.Ordinal)) n = long.Parse(l[(l.IndexOf(':') + 1)..].Trim(), CultureInfo.InvariantCulture);
+                }
+                var (cpu, _) = ParseStatCpu(File.ReadAllText(Path.Combine(dir, "stat")));
+                line = $"{name} {Path.GetFileName(dir)} switches {v}/{n} cpu {cpu:F2}s";
+            }
+            catch (IOException) { }
+            if (line is not null) yield return line;
+        }
     }
 
     public static string LoadAverage() => File.ReadAllText("/proc/loadavg").Trim();
