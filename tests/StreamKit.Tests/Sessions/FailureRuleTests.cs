@@ -92,7 +92,6 @@ public class FailureRuleTests
         Assert.Contains(r.Code, new[] { StreamErrorCode.PayloadChecksumMismatch, StreamErrorCode.HeaderChecksumMismatch });
         Assert.Equal(StreamErrorCode.PeerError, s.Code);
         Assert.Equal(r.Code, s.PeerCode);
-        if (offset > 500_000) Assert.NotEmpty(devices.Destination.Sessions); // it did receive (genuine) data before the bad chunk
     }
 
     [Fact]
