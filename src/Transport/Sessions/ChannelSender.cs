@@ -96,7 +96,9 @@ internal sealed class ChannelSender
     /// the failure (a half-sent chunk would make the ABORT unreadable); the failure path aborts the
     /// connection if a send does not finish soon.
     /// </summary>
-    internal async Task RunAsync(SessionFailure failure)
+    /// <param name="failure">The session's failure.</param>
+    /// <param name="peerAnswer">Completes when the return path ended (its ERROR explains a send failure better than the send error).</param>
+    internal async Task RunAsync(SessionFailure failure, Task? peerAnswer)
     {
         try
         {
@@ -124,6 +126,11 @@ internal sealed class ChannelSender
         }
         catch (OperationCanceledException) when (failure.IsFailed)
         {
+        }
+        catch (TransportException e)
+        {
+            Drain();
+            await failure.SetAfterGraceAsync(e, peerAnswer, TimeSpan.FromMilliseconds(500)).ConfigureAwait(false);
         }
         catch (Exception e)
         {

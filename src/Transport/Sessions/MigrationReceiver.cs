@@ -22,6 +22,7 @@ public sealed class MigrationReceiver : IAsyncDisposable
     private readonly ReceiverSession _session;
     private readonly CancellationTokenSource _disposing = new();
     private Task? _run;
+    private int _disposed;
 
     /// <summary>Creates a receiver.</summary>
     /// <exception cref="ArgumentException">An option is out of range.</exception>
@@ -70,6 +71,7 @@ public sealed class MigrationReceiver : IAsyncDisposable
     /// <summary>Cancels a running migration (the failure rule applies), waits for it, and stops listening.</summary>
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         _disposing.Cancel();
         if (_run is { } run)
         {
@@ -77,6 +79,5 @@ public sealed class MigrationReceiver : IAsyncDisposable
             catch (MigrationException) { /* reported to the RunAsync caller */ }
         }
         await _session.DisposeListenerAsync().ConfigureAwait(false);
-        _disposing.Dispose();
     }
 }

@@ -19,6 +19,7 @@ public sealed class MigrationSender : IAsyncDisposable
     private readonly SenderSession _session;
     private readonly CancellationTokenSource _disposing = new();
     private Task? _run;
+    private int _disposed;
 
     /// <summary>Creates a sender.</summary>
     /// <exception cref="ArgumentException">An option is out of range.</exception>
@@ -77,12 +78,12 @@ public sealed class MigrationSender : IAsyncDisposable
     /// <summary>Cancels a running migration (the failure rule applies) and waits for it to finish.</summary>
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         _disposing.Cancel();
         if (_run is { } run)
         {
             try { await run.ConfigureAwait(false); }
             catch (MigrationException) { /* reported to the RunAsync caller */ }
         }
-        _disposing.Dispose();
     }
 }

@@ -71,12 +71,36 @@ internal sealed class ReceiverChannelLoop
                     await _wake.WaitAsync(stop).ConfigureAwait(false);
             }
         }
-        catch (OperationCanceledException) when (stop.IsCancellationRequested || _session.Failure.IsFailed)
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
         {
+            return;
         }
         catch (Exception e)
         {
             _session.Failure.Set(e);
+        }
+        await DrainAsync(window, stop).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// After a failure: read and discard until the sender closes (it does once it has read our ERROR) or
+    /// the session stops waiting. Closing a socket with unread bytes resets it, and a reset can destroy
+    /// the ERROR on its way to the sender.
+    /// </summary>
+    private static async Task DrainAsync(ReceiveWindow window, CancellationToken stop)
+    {
+        try
+        {
+            while (true)
+            {
+                window.Advance(window.BufferedBytes);
+                var result = await window.ReadAtLeastAsync(1, stop).ConfigureAwait(false);
+                if (result.IsCompleted) return;
+            }
+        }
+        catch (Exception)
+        {
+            // The connection is gone or the session stopped waiting: nothing left to drain.
         }
     }
 

@@ -223,6 +223,8 @@ internal sealed class ReceiverSession
             Failure.Set(e);
             var failure = Failure.Exception!;
             await ApplyFailureRuleAsync(failure, writerTasks).ConfigureAwait(false);
+            // The channels drain until the sender, having read ERROR, closes them; then nothing is reset under the ERROR.
+            if (loopTasks.Length > 0) await Task.WhenAny(Task.WhenAll(loopTasks), Task.Delay(ErrorSendTimeout)).ConfigureAwait(false);
             loopsStop.Cancel();
             returnTimer?.Dispose();
             if (loopTasks.Length > 0) await Task.WhenAll(loopTasks).ConfigureAwait(false);

@@ -146,7 +146,7 @@ internal sealed class SenderSession
             }
 
             _phase = MigrationPhase.PreCopy;
-            loops = Channels.Select(c => c.RunAsync(Failure)).ToArray();
+            loops = Channels.Select(c => c.RunAsync(Failure, readerTask)).ToArray();
             keepalive = new Timer(static s => { foreach (var c in ((SenderSession)s!).Channels) c.Wake(); }, this, keepaliveInterval / 2, keepaliveInterval / 2);
             pumpTasks = _pumps.Select(p => DedicatedThread.Run($"streamkit-pump-{p.Id}", p.Run)).ToArray();
 

@@ -52,6 +52,17 @@ internal sealed class SessionFailure : IDisposable
     /// <summary>Classifies <paramref name="e"/> and records it.</summary>
     internal bool Set(Exception e) => Set(Classify(e));
 
+    /// <summary>
+    /// A connection failed: the peer may be explaining why on the return path (ERROR, then close).
+    /// Give <paramref name="explanation"/> (the return-path reader) a moment to record the peer's reason first.
+    /// </summary>
+    internal async Task SetAfterGraceAsync(Exception e, Task? explanation, TimeSpan grace)
+    {
+        if (explanation is not null && !IsFailed)
+            await Task.WhenAny(explanation, Task.Delay(grace)).ConfigureAwait(false);
+        Set(e);
+    }
+
     /// <summary>Turns any exception into the migration failure it means on this side.</summary>
     internal MigrationException Classify(Exception e) => e switch
     {
@@ -60,6 +71,9 @@ internal sealed class SessionFailure : IDisposable
         DeviceException d => _sender
             ? new MigrationException(StreamErrorCode.SourceDeviceFailed, MigrationFailureOrigin.SourceDevice, d.Message, d)
             : new MigrationException(StreamErrorCode.DeviceRejected, MigrationFailureOrigin.DestinationDevice, d.Message, d),
+        // A channel cut mid-chunk reads as a truncated stream: the connection's fault, not the peer's format.
+        StreamFormatException { Code: StreamErrorCode.TruncatedPreamble or StreamErrorCode.TruncatedHeader or StreamErrorCode.TruncatedPayload or StreamErrorCode.TruncatedStream } f
+            => new MigrationException(f.Code, MigrationFailureOrigin.Transport, f.Message, f),
         StreamFormatException f => new MigrationException(f.Code, MigrationFailureOrigin.Peer, f.Message, f),
         TransportException { Kind: TransportErrorKind.Timeout } t => new MigrationException(StreamErrorCode.Timeout, MigrationFailureOrigin.Transport, t.Message, t),
         TransportException t => new MigrationException(StreamErrorCode.ConnectionFailed, MigrationFailureOrigin.Transport, t.Message, t),

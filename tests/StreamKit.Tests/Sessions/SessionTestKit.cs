@@ -77,9 +77,12 @@ internal static class SessionTestKit
     /// <summary>Runs one migration: the receiver listens on <paramref name="listen"/>, the sender dials it with <paramref name="channels"/> channels.</summary>
     public static async Task<Outcome> RunAsync(IReadOnlyList<(ushort Id, IMigrationDevice Source, IMigrationDevice Destination)> devices,
         SenderOptions senderOptions, ReceiverOptions receiverOptions, TransportAddress listen, int channels = 1,
-        Func<TransportAddress, TransportAddress>? via = null, Action<MigrationSender, MigrationReceiver>? started = null, int deadlineSeconds = 60)
+        Func<TransportAddress, TransportAddress>? via = null, Action<MigrationSender, MigrationReceiver>? started = null, int deadlineSeconds = 60,
+        CancellationToken senderToken = default, CancellationToken receiverToken = default)
     {
         var ct = Deadline(deadlineSeconds);
+        using var senderCt = CancellationTokenSource.CreateLinkedTokenSource(ct, senderToken);
+        using var receiverCt = CancellationTokenSource.CreateLinkedTokenSource(ct, receiverToken);
         await using var receiver = new MigrationReceiver(receiverOptions);
         await using var sender = new MigrationSender(senderOptions);
         foreach (var (id, source, destination) in devices)
@@ -90,17 +93,18 @@ internal static class SessionTestKit
         await receiver.ListenAsync(listen, ct);
         var target = Dial(receiver.BoundAddress!, channels);
         if (via is not null) target = via(target);
-        var receiving = Capture(receiver.RunAsync(ct));
-        var sending = Capture(sender.RunAsync(target, ct));
+        var receiving = Capture(receiver.RunAsync(receiverCt.Token));
+        var sending = Capture(sender.RunAsync(target, senderCt.Token));
         started?.Invoke(sender, receiver);
         var (sent, sendError) = await sending;
         var (received, receiveError) = await receiving;
         return new Outcome(sent, received, sendError, receiveError);
     }
 
-    public static Task<Outcome> RunAsync(SimulatedDevice source, SimulatedDevice destination, SenderOptions senderOptions, ReceiverOptions receiverOptions,
-        TransportAddress listen, int channels = 1, Func<TransportAddress, TransportAddress>? via = null, Action<MigrationSender, MigrationReceiver>? started = null) =>
-        RunAsync([(1, source, destination)], senderOptions, receiverOptions, listen, channels, via, started);
+    public static Task<Outcome> RunAsync(IMigrationDevice source, IMigrationDevice destination, SenderOptions senderOptions, ReceiverOptions receiverOptions,
+        TransportAddress listen, int channels = 1, Func<TransportAddress, TransportAddress>? via = null, Action<MigrationSender, MigrationReceiver>? started = null,
+        CancellationToken senderToken = default, CancellationToken receiverToken = default) =>
+        RunAsync([(1, source, destination)], senderOptions, receiverOptions, listen, channels, via, started, senderToken: senderToken, receiverToken: receiverToken);
 
     public static async Task<(T? Value, Exception? Error)> Capture<T>(Task<T> task)
     {

@@ -58,7 +58,10 @@ internal static class TestCertificates
         }
         var serial = RandomNumberGenerator.GetBytes(16);
         serial[0] &= 0x7F;
-        using var issued = request.Create(authority, DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(30), serial);
+        // Never past the issuer's own expiry (made a moment earlier: a second boundary in between made this throw).
+        var notAfter = DateTimeOffset.UtcNow.AddDays(30);
+        if (notAfter > authority.NotAfter) notAfter = authority.NotAfter;
+        using var issued = request.Create(authority, DateTimeOffset.UtcNow.AddDays(-1), notAfter, serial);
         return issued.CopyWithPrivateKey(key);
     }
 }

@@ -1,0 +1,75 @@
+using StreamKit.Device;
+
+namespace StreamKit.Tests.Sessions;
+
+/// <summary>
+/// Wraps a simulated device and records every byte read from (source) or written to (destination) each
+/// data session, so a test can prove that a destination only ever received bytes a source produced:
+/// no unverified (e.g. corrupted in flight) byte reached the device.
+/// </summary>
+internal sealed class RecordingDevice(SimulatedDevice inner) : IMigrationDevice
+{
+    private readonly List<MemoryStream> _sessions = [];
+
+    public SimulatedDevice Inner { get; } = inner;
+
+    /// <summary>Bytes of each data session, in order.</summary>
+    public IReadOnlyList<byte[]> Sessions
+    {
+        get { lock (_sessions) return _sessions.Select(s => s.ToArray()).ToList(); }
+    }
+
+    public string Name => Inner.Name;
+    public string DriverHint => Inner.DriverHint;
+    public MigrationFeatures Features => Inner.Features;
+    public MigrationState GetState() => Inner.GetState();
+    public ulong? GetStopCopySizeEstimate() => Inner.GetStopCopySizeEstimate();
+    public void Reset() => Inner.Reset();
+    public void Dispose() => Inner.Dispose();
+
+    public IMigrationDataChannel? SetState(MigrationState target)
+    {
+        var channel = Inner.SetState(target);
+        if (channel is null) return null;
+        var log = new MemoryStream();
+        lock (_sessions) _sessions.Add(log);
+        return new Channel(channel, log);
+    }
+
+    /// <summary>True when every session of <paramref name="destination"/> is a prefix of some session of <paramref name="source"/>.</summary>
+    public static bool OnlyGenuineBytes(RecordingDevice source, RecordingDevice destination, out string detail)
+    {
+        var produced = source.Sessions;
+        foreach (var (written, i) in destination.Sessions.Select((w, i) => (w, i)))
+        {
+            if (!produced.Any(p => p.Length >= written.Length && p.AsSpan(0, written.Length).SequenceEqual(written)))
+            {
+                detail = $"destination session {i} ({written.Length} bytes) is not a prefix of any of the {produced.Count} source sessions";
+                return false;
+            }
+        }
+        detail = $"{destination.Sessions.Count} destination sessions checked";
+        return true;
+    }
+
+    private sealed class Channel(IMigrationDataChannel inner, MemoryStream log) : IMigrationDataChannel
+    {
+        public bool IsSaving => inner.IsSaving;
+
+        public DataReadResult Read(Span<byte> buffer)
+        {
+            var r = inner.Read(buffer);
+            if (r.Status == DataReadStatus.Data) lock (log) log.Write(buffer[..r.Count]);
+            return r;
+        }
+
+        public void Write(ReadOnlySpan<byte> data)
+        {
+            lock (log) log.Write(data); // recorded first: even a write the device then refuses counts as "seen"
+            inner.Write(data);
+        }
+
+        public PrecopyInfo? GetPrecopyInfo() => inner.GetPrecopyInfo();
+        public void Dispose() => inner.Dispose();
+    }
+}
