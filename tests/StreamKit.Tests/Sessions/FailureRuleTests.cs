@@ -170,19 +170,19 @@ public class FailureRuleTests
         var (outcome, fired) = await RunViaProxyAsync(devices,
             new FaultProxy.Fault(0, forward ? FaultProxy.Direction.Forward : FaultProxy.Direction.Return, offset, FaultProxy.Kind.Freeze),
             channels: 1, chunkSize: 64 << 10, transport: QuickTimeouts(), mode: SwitchoverMode.Manual);
-        Assert.True(fired);
+        Assert.True(fired, $"the fault never fired; sender: {outcome.SendError?.Message}; receiver: {outcome.ReceiveError?.Message}");
         var (s, r) = devices.AssertFailedCleanly(outcome);
         Assert.Equal(StreamErrorCode.Timeout, r.Code);
         Assert.Contains(s.Code, new[] { StreamErrorCode.Timeout, StreamErrorCode.ConnectionFailed });
     }
 
-    /// <summary>One-second idle and send timeouts: keepalives every 250 ms must keep a healthy stream alive.</summary>
+    /// <summary>Two-second idle and send timeouts (margin for a loaded 2-core machine): keepalives every 500 ms must keep a healthy stream alive.</summary>
     internal static TransportOptions QuickTimeouts() => new()
     {
         ConnectTimeout = TimeSpan.FromSeconds(5),
         HandshakeTimeout = TimeSpan.FromSeconds(5),
-        IdleReceiveTimeout = TimeSpan.FromSeconds(1),
-        SendTimeout = TimeSpan.FromSeconds(1),
+        IdleReceiveTimeout = TimeSpan.FromSeconds(2),
+        SendTimeout = TimeSpan.FromSeconds(2),
         SocketBufferSize = 256 << 10,
     };
 

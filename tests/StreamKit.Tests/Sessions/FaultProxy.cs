@@ -108,7 +108,7 @@ internal sealed class FaultProxy : IAsyncDisposable
         }
         catch (Exception)
         {
-            Cut(from, to);
+            if (!(_frozen && connection == _fault.Connection)) Cut(from, to); // a hung link passes nothing on, not even a close
         }
     }
 
