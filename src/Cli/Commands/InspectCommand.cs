@@ -34,7 +34,7 @@ internal static class InspectCommand
         try
         {
             var files = StreamFiles.Check(paths);
-            if (ReturnPathScan.Single(files) is { } returnPath) return InspectReturnPath(returnPath, json);
+            if (ReturnPathScan.Single(files) is { } returnPath) return ReturnPathReport.Inspect(returnPath, json);
             scan = StreamScan.Run(files, inspector, inspector.OnChunk);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or CliUsageException)
@@ -232,69 +232,5 @@ internal static class InspectCommand
         }
         w.WriteEndArray();
         w.WriteEndObject();
-    }
-
-    private static int InspectReturnPath(string path, bool json)
-    {
-        var scan = ReturnPathScan.Run(path);
-        if (json)
-        {
-            JsonLines.Write("inspect", w =>
-            {
-                w.WriteBoolean("ok", scan.Ok);
-                w.WriteString("direction", "return-path");
-                w.WriteString("stream_id", scan.StreamId.ToString());
-                w.WriteNumber("receive_window", scan.ReceiveWindow);
-                w.WriteNumber("bytes", scan.Bytes);
-                w.WriteStartArray("messages");
-                foreach (var m in scan.Messages)
-                {
-                    w.WriteStartObject();
-                    w.WriteString("type", m.Type.ToString());
-                    if (m.Device != 0)
-                    {
-                        w.WriteNumber("device", m.Device);
-                        w.WriteNumber("epoch", m.Epoch);
-                    }
-                    if (m.Type is ChunkType.Ack or ChunkType.Window) w.WriteNumber("bytes", m.BytesWritten);
-                    if (m.Error is { } error)
-                    {
-                        w.WriteString("reason", error.Reason.ToString());
-                        w.WriteNumber("reason_code", (uint)error.Reason);
-                        w.WriteString("text", error.Text);
-                    }
-                    if (m.FinalAck is { } final)
-                    {
-                        w.WriteString("status", final.Status.ToString());
-                        w.WriteNumber("devices", final.DeviceCount);
-                        w.WriteNumber("bytes_written", final.BytesWritten);
-                    }
-                    w.WriteEndObject();
-                }
-                w.WriteEndArray();
-                if (scan.Fault is { } fault) StreamFiles.WriteFault(w, fault, path);
-            });
-        }
-        else
-        {
-            AnsiConsole.MarkupLine($"[bold]return path[/] of stream {scan.StreamId}  receive window {Quantities.FormatBytes(scan.ReceiveWindow)}  {scan.Bytes} bytes");
-            var table = new Table().Border(TableBorder.Rounded).AddColumns("#", "Message", "Device", "Epoch", "Bytes", "Detail");
-            int i = 0;
-            foreach (var m in scan.Messages)
-            {
-                string detail = m.Error is { } e ? $"{e.Reason} ({(uint)e.Reason}): {e.Text}"
-                    : m.FinalAck is { } f ? $"status {f.Status}, {f.DeviceCount} device(s), {f.BytesWritten} bytes written" : "";
-                table.AddRow((i++).ToString(CultureInfo.InvariantCulture), m.Type.ToString(), m.Device == 0 ? "" : m.Device.ToString(CultureInfo.InvariantCulture),
-                    m.Device == 0 ? "" : m.Epoch.ToString(CultureInfo.InvariantCulture),
-                    m.Type is ChunkType.Ack or ChunkType.Window ? m.BytesWritten.ToString(CultureInfo.InvariantCulture) : "", Markup.Escape(detail));
-            }
-            AnsiConsole.Write(table);
-            if (scan.Fault is { } fault)
-            {
-                AnsiConsole.MarkupLine($"[red]stream error[/] {Markup.Escape(StreamFiles.Describe(fault, path))}");
-                Console.Error.WriteLine($"streamkit inspect: {StreamFiles.Describe(fault, path)}");
-            }
-        }
-        return scan.Ok ? ExitCodes.Success : ExitCodes.StreamError;
     }
 }

@@ -34,10 +34,11 @@ internal static class SaveCommand
 
         command.SetAction(async (parse, _) =>
         {
-            var mode = OutputModes.Choose(parse.GetValue(json));
             var destination = MigrationRuns.Address(parse.GetValue(to)!, "--to");
             if (destination.Scheme != TransportScheme.File)
                 throw new CliUsageException($"save writes to file:/path, not {destination}; use send for sockets");
+            if (StdoutGuard.IsStdout(destination.Path!)) StdoutGuard.ReportOnStderr();
+            var mode = OutputModes.Choose(parse.GetValue(json));
             var options = new SenderOptions
             {
                 Compression = CommonOptions.Compression(parse.GetValue(compress)!),

@@ -31,7 +31,7 @@ internal static class VerifyCommand
         try
         {
             var paths = StreamFiles.Check(arguments);
-            if (ReturnPathScan.Single(paths) is { } returnPath) return RunReturnPath(returnPath, json);
+            if (ReturnPathScan.Single(paths) is { } returnPath) return ReturnPathReport.Verify(returnPath, json);
             scan = StreamScan.Run(paths, events: null);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or CliUsageException)
@@ -67,40 +67,6 @@ internal static class VerifyCommand
             foreach (var d in s.Devices)
                 Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"  device {d.Device} {d.Begin?.Name}: epoch {d.FinalEpoch}, {d.End?.DataBytes} data bytes, crc32c {d.End?.DataCrc:x8}, {d.Discards} discard(s)"));
-        }
-        return ExitCodes.Success;
-    }
-
-    private static int RunReturnPath(string path, bool json)
-    {
-        var scan = ReturnPathScan.Run(path);
-        if (json)
-        {
-            JsonLines.Write("verify", w =>
-            {
-                w.WriteBoolean("ok", scan.Ok);
-                w.WriteNumber("exit_code", scan.Ok ? ExitCodes.Success : ExitCodes.StreamError);
-                w.WriteString("direction", "return-path");
-                w.WriteString("stream_id", scan.StreamId.ToString());
-                w.WriteNumber("messages", scan.Messages.Count);
-                w.WriteNumber("bytes", scan.Bytes);
-                if (scan.Fault is { } fault) StreamFiles.WriteFault(w, fault, path);
-            });
-        }
-        if (scan.Fault is { } f)
-        {
-            Console.Error.WriteLine($"streamkit verify: {StreamFiles.Describe(f, path)}");
-            if (!json) Console.Out.WriteLine($"FAILED {StreamFiles.Describe(f, path)}");
-            return ExitCodes.StreamError;
-        }
-        if (!json)
-        {
-            var end = scan.Messages.LastOrDefault();
-            string final = end.FinalAck is { } f2
-                ? string.Create(CultureInfo.InvariantCulture, $" (status {f2.Status}, {f2.DeviceCount} device(s), {f2.BytesWritten} bytes written)")
-                : "";
-            Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"OK return path of stream {scan.StreamId}: {scan.Messages.Count} message(s), receive window {scan.ReceiveWindow}, ends with {end.Type}{final}"));
         }
         return ExitCodes.Success;
     }

@@ -30,9 +30,6 @@ internal abstract class ControlledRun
     /// <summary>Cancelled by <c>cancel</c>, a lost control connection, or SIGINT/SIGTERM.</summary>
     protected CancellationToken RunToken => _cancel.Token;
 
-    /// <summary>The progress of the current run, if any.</summary>
-    internal MigrationProgress? Progress => _progress?.Invoke();
-
     /// <summary>Attaches a started run: relays its progress and publishes its end.</summary>
     protected void Attach(Task<MigrationResult> run, Func<MigrationProgress> progress, IReadOnlyList<ControlledDevice> devices, IControlEventSink events)
     {

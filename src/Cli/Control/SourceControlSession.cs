@@ -26,8 +26,8 @@ internal sealed class SourceControlSession(SenderOptions options, TransportAddre
 
         // "Started" means connected: wait for the handshake, so a refused connection fails start
         // (operation-failed) and the VMM may send start again.
-        while (!run.IsCompleted && sender.GetProgress().Phase == MigrationPhase.Connecting)
-            await Task.WhenAny(run, Task.Delay(10, cancellationToken)).ConfigureAwait(false);
+        while (!run.IsCompleted && sender.GetProgress().Phase is MigrationPhase.Connecting or MigrationPhase.Failed)
+            await Task.WhenAny(run, Task.Delay(10, CancellationToken.None)).ConfigureAwait(false);
         if (run.IsFaulted || run.IsCanceled)
         {
             await sender.DisposeAsync().ConfigureAwait(false);

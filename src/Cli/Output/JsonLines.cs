@@ -10,7 +10,10 @@ namespace StreamKit.Cli;
 internal static class JsonLines
 {
     private static readonly object Gate = new();
-    private static readonly Stream Stdout = Console.OpenStandardOutput();
+    private static Stream _out = Console.OpenStandardOutput();
+
+    /// <summary>Sends the lines to stderr instead (stdout carries the stream itself: save --to file:/dev/stdout).</summary>
+    internal static void UseStderr() => _out = Console.OpenStandardError();
 
     /// <summary>Writes <c>{"event":name, …}</c> with the members <paramref name="body"/> adds.</summary>
     internal static void Write(string name, Action<Utf8JsonWriter> body)
@@ -26,8 +29,8 @@ internal static class JsonLines
         buffer.WriteByte((byte)'\n');
         lock (Gate)
         {
-            Stdout.Write(buffer.GetBuffer(), 0, (int)buffer.Length);
-            Stdout.Flush();
+            _out.Write(buffer.GetBuffer(), 0, (int)buffer.Length);
+            _out.Flush();
         }
     }
 

@@ -56,7 +56,7 @@ internal sealed class DeviceWriter : IStreamEvents
     /// <summary>True once the device was moved out of RUNNING (it needs a reset on failure).</summary>
     internal bool Touched { get; private set; }
 
-    /// <summary>Bytes this thread allocated while applying chunks (tests: steady state allocates nothing).</summary>
+    /// <summary>Bytes this thread allocated while applying DATA and ZERO_RUN chunks, the steady state (tests: nothing).</summary>
     internal long AllocatedWhileWriting { get; private set; }
 
     internal bool Begun { get { lock (_gate) return _begun; } }
@@ -132,7 +132,8 @@ internal sealed class DeviceWriter : IStreamEvents
                     _wireBytes += item.WindowBytes;
                 }
                 MigrationMetrics.Chunk(sender: false, item.WindowBytes, item.Chunk.Header.Type is ChunkType.Data or ChunkType.ZeroRun ? item.Chunk.Header.RawLength : 0);
-                AllocatedWhileWriting += GC.GetAllocatedBytesForCurrentThread() - allocated;
+                if (item.Chunk.Header.Type is ChunkType.Data or ChunkType.ZeroRun)
+                    AllocatedWhileWriting += GC.GetAllocatedBytesForCurrentThread() - allocated;
                 if (state.Ended) return;
             }
         }

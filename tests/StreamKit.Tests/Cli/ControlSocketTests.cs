@@ -62,15 +62,51 @@ public sealed class ControlSocketTests
         }
     }
 
-    private static async Task<(int Exit, string Stdout, string Stderr)> RunDriverAsync(string source, string destination, bool discard)
+    [Fact]
+    public async Task StartFailsWhileNobodyListensAndCancelEndsTheMigration()
+    {
+        string dir = Directory.CreateTempSubdirectory("sk-ctl-").FullName;
+        try
+        {
+            int port;
+            using (var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0))
+            {
+                probe.Start();
+                port = ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
+            }
+            string socket = Path.Combine(dir, "src.sock");
+            await using var sender = StreamkitProcess.Start("send", "--to", $"tcp://127.0.0.1:{port}", "--control", "unix:" + socket, "--json");
+            await sender.WaitForLineAsync(l => l.Contains("\"event\":\"control\"", StringComparison.Ordinal));
+
+            var (exit, stdout, stderr) = await RunPythonAsync("--refused", socket);
+            Assert.True(exit == 0, $"vmm_pair.py exited {exit}: {stderr}\nsend stderr:\n{sender.Stderr}");
+            using var summary = JsonDocument.Parse(stdout);
+            foreach (var error in summary.RootElement.GetProperty("start_errors").EnumerateArray())
+            {
+                Assert.Equal("operation-failed", error.GetProperty("code").GetString());
+                Assert.Contains("refused", error.GetProperty("message").GetString(), StringComparison.OrdinalIgnoreCase);
+            }
+            var failed = summary.RootElement.GetProperty("failed");
+            Assert.Equal("Cancelled", failed.GetProperty("reason").GetString());
+            Assert.Equal(505, failed.GetProperty("reason_code").GetInt32());
+
+            Assert.Equal(130, await sender.WaitForExitAsync());
+        }
+        finally
+        {
+            Directory.Delete(dir, true);
+        }
+    }
+
+    private static Task<(int Exit, string Stdout, string Stderr)> RunDriverAsync(string source, string destination, bool discard) =>
+        RunPythonAsync([source, destination, PrecopyBytes.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            StopCopyBytes.ToString(System.Globalization.CultureInfo.InvariantCulture), .. (discard ? new[] { "--discard" } : [])]);
+
+    private static async Task<(int Exit, string Stdout, string Stderr)> RunPythonAsync(params string[] args)
     {
         var start = new ProcessStartInfo("python3") { RedirectStandardOutput = true, RedirectStandardError = true };
         start.ArgumentList.Add(Control.SourceTree.Find("tests", "StreamKit.Tests", "Cli", "vmm_pair.py"));
-        start.ArgumentList.Add(source);
-        start.ArgumentList.Add(destination);
-        start.ArgumentList.Add(PrecopyBytes.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        start.ArgumentList.Add(StopCopyBytes.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        if (discard) start.ArgumentList.Add("--discard");
+        foreach (string a in args) start.ArgumentList.Add(a);
         using var python = Process.Start(start)!;
         var stdout = python.StandardOutput.ReadToEndAsync();
         var stderr = python.StandardError.ReadToEndAsync();

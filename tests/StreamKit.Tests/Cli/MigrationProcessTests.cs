@@ -149,6 +149,42 @@ public sealed class MigrationProcessTests
     }
 
     [Fact]
+    public async Task SaveToStdoutPipesIntoRestoreFromStdin()
+    {
+        string dir = Directory.CreateTempSubdirectory("sk-pipe-").FullName;
+        try
+        {
+            string Quote(string s) => "'" + s.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
+            string streamkit = $"{Quote(StreamkitProcess.DotnetHost)} {Quote(StreamkitProcess.DllPath)}";
+            string saveLog = Path.Combine(dir, "save.jsonl");
+            string script =
+                $"{streamkit} save --to file:/dev/stdout --json --device sim:profile=mlx5,size=2MiB,seed=12,reset-at=50% 2> {Quote(saveLog)}" +
+                $" | {streamkit} restore --from file:/dev/stdin --json --device sim:profile=mlx5,size=2MiB,seed=12,state=blank";
+            var start = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true };
+            start.ArgumentList.Add("-o");
+            start.ArgumentList.Add("pipefail");
+            start.ArgumentList.Add("-c");
+            start.ArgumentList.Add(script);
+            using var bash = Process.Start(start)!;
+            var stdout = bash.StandardOutput.ReadToEndAsync();
+            var stderr = bash.StandardError.ReadToEndAsync();
+            await bash.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
+            Assert.True(bash.ExitCode == 0, $"exit {bash.ExitCode}: {await stderr}\nsave: {File.ReadAllText(saveLog)}");
+
+            JsonElement Result(string lines) => lines.Split('\n').Where(l => l.StartsWith('{'))
+                .Select(l => JsonDocument.Parse(l).RootElement.Clone()).Last(e => e.GetProperty("event").GetString() == "result");
+            var saved = Result(File.ReadAllText(saveLog));
+            var restored = Result(await stdout);
+            Assert.Equal(1, Device(saved, 1).GetProperty("discards").GetInt32());
+            Assert.Equal(Digest(saved, 1), Digest(restored, 1));
+        }
+        finally
+        {
+            Directory.Delete(dir, true);
+        }
+    }
+
+    [Fact]
     public async Task ManualSwitchoverWaitsForEnter()
     {
         await using var receiver = StreamkitProcess.Start("receive", "--listen", "tcp://127.0.0.1:0", "--json",

@@ -8,6 +8,9 @@ state" into the write end of the pipe whose read end it handed to `streamkit sen
 VMM hands `streamkit receive` the write end of another pipe and reads what arrives from its read end.
 
 usage: vmm_pair.py SOURCE_SOCKET DEST_SOCKET PRECOPY_BYTES STOPCOPY_BYTES [--discard]
+       vmm_pair.py --refused SOURCE_SOCKET
+  --refused: nobody listens at the source's destination: start fails (operation-failed) and may be
+             retried; then cancel ends the migration (failed event, reason Cancelled).
   --discard: after the first pre-copy bytes went out, the source VMM "resets" the device and hands
              over a new PRE_COPY fd (discard); the destination VMM answers resume-fd-needed with a
              new RESUMING fd. Only the new epoch's bytes may reach the destination's new fd.
@@ -85,6 +88,25 @@ class Control:
         else:
             self.replies[message["id"]] = message
 
+    def pump_raw(self):
+        """As pump, but a failed event is queued rather than fatal."""
+        if time.monotonic() > DEADLINE:
+            fail(f"{self.name}: timed out; events so far: {self.names()}")
+        while b"\n" not in self.buffer:
+            try:
+                chunk = self.sock.recv(65536)
+            except socket.timeout:
+                return
+            if not chunk:
+                fail(f"{self.name}: control socket closed; events: {self.names()}")
+            self.buffer += chunk
+        line, self.buffer = self.buffer.split(b"\n", 1)
+        message = json.loads(line)
+        if "event" in message:
+            self.events.append(message)
+        else:
+            self.replies[message["id"]] = message
+
     def wait_event(self, name, **match):
         while True:
             for i, event in enumerate(self.events):
@@ -125,7 +147,34 @@ def fail(message):
     os._exit(1)
 
 
+def refused(path):
+    src = Control(path, "source")
+    src.request("hello", version=1, client="vmm_pair.py")
+    src.request("add-device", device=1, name="py-dev", migration_flags=1)  # stop-copy only: no fd yet
+    errors = []
+    for attempt in range(2):  # a failed start starts nothing: the VMM may send it again
+        request_id = src.send("start")
+        while request_id not in src.replies:
+            src.pump()
+        reply = src.replies.pop(request_id)
+        if reply["ok"]:
+            fail(f"start {attempt} succeeded with nobody listening")
+        errors.append(reply["error"])
+    cancel_id = src.send("cancel", reason="the destination host is down")
+    failed = None
+    while failed is None or cancel_id not in src.replies:  # the failed event may come before or after the reply
+        failed = next((e for e in src.events if e["event"] == "failed"), None)
+        if failed is None or cancel_id not in src.replies:
+            src.pump_raw()
+    if not src.replies[cancel_id]["ok"]:
+        fail(f"cancel failed: {src.replies[cancel_id]}")
+    print(json.dumps({"start_errors": errors, "failed": failed}), flush=True)
+
+
 def main():
+    if sys.argv[1] == "--refused":
+        refused(sys.argv[2])
+        return
     src_path, dst_path = sys.argv[1], sys.argv[2]
     pre, stop = int(sys.argv[3]), int(sys.argv[4])
     discard = "--discard" in sys.argv[5:]

@@ -61,7 +61,7 @@ public class FailureRuleTests
     {
         long offset = baseOffset + new Random(seed).Next(0, 64); // a pseudo-random byte near the chosen region
         using var devices = new Devices(Spec);
-        var (outcome, fired) = await RunViaProxyAsync(devices, new FaultProxy.Fault(0, forward ? FaultProxy.Direction.Forward : FaultProxy.Direction.Return, offset, Flip: false), channels: 1);
+        var (outcome, fired) = await RunViaProxyAsync(devices, new FaultProxy.Fault(0, forward ? FaultProxy.Direction.Forward : FaultProxy.Direction.Return, offset, FaultProxy.Kind.Cut), channels: 1);
         Assert.True(fired, "the proxy never reached the fault offset");
         var (s, r) = devices.AssertFailedCleanly(outcome);
         Assert.Contains(s.Code, new[] { StreamErrorCode.ConnectionFailed, StreamErrorCode.PeerError, StreamErrorCode.Timeout });
@@ -72,7 +72,7 @@ public class FailureRuleTests
     public async Task OneChannelOfThreeLostFailsBothSidesCleanly()
     {
         using var devices = new Devices("sim:profile=bulk,size=4MiB,seed=52");
-        var (outcome, fired) = await RunViaProxyAsync(devices, new FaultProxy.Fault(1, FaultProxy.Direction.Forward, 300_000, Flip: false), channels: 3, chunkSize: 64 << 10);
+        var (outcome, fired) = await RunViaProxyAsync(devices, new FaultProxy.Fault(1, FaultProxy.Direction.Forward, 300_000, FaultProxy.Kind.Cut), channels: 3, chunkSize: 64 << 10);
         Assert.True(fired);
         var (s, r) = devices.AssertFailedCleanly(outcome);
         Assert.Equal(MigrationFailureOrigin.Transport, r.Origin);
@@ -86,7 +86,7 @@ public class FailureRuleTests
     public async Task BytesFlippedInFlightAreCaughtByTheCrcAndNeverReachTheDevice(int channels, long offset)
     {
         using var devices = new Devices(Spec);
-        var (outcome, fired) = await RunViaProxyAsync(devices, new FaultProxy.Fault(0, FaultProxy.Direction.Forward, offset, Flip: true), channels);
+        var (outcome, fired) = await RunViaProxyAsync(devices, new FaultProxy.Fault(0, FaultProxy.Direction.Forward, offset, FaultProxy.Kind.Flip), channels);
         Assert.True(fired);
         var (s, r) = devices.AssertFailedCleanly(outcome);
         Assert.Contains(r.Code, new[] { StreamErrorCode.PayloadChecksumMismatch, StreamErrorCode.HeaderChecksumMismatch });
@@ -161,6 +161,31 @@ public class FailureRuleTests
     }
 
     [Theory]
+    [InlineData(true, 300_000L)]  // the receiver hangs while data flows
+    [InlineData(false, 100L)]     // the return path hangs
+    public async Task AHangingPeerIsNoticedByTheIdleTimeoutOnBothSides(bool forward, long offset)
+    {
+        using var devices = new Devices(SlowSpec);
+        var (outcome, fired) = await RunViaProxyAsync(devices,
+            new FaultProxy.Fault(0, forward ? FaultProxy.Direction.Forward : FaultProxy.Direction.Return, offset, FaultProxy.Kind.Freeze),
+            channels: 1, chunkSize: 64 << 10, transport: QuickTimeouts(), mode: SwitchoverMode.Manual);
+        Assert.True(fired, $"the fault never fired; sender: {outcome.SendError?.Message}; receiver: {outcome.ReceiveError?.Message}");
+        var (s, r) = devices.AssertFailedCleanly(outcome);
+        Assert.Equal(StreamErrorCode.Timeout, r.Code);
+        Assert.Contains(s.Code, new[] { StreamErrorCode.Timeout, StreamErrorCode.ConnectionFailed });
+    }
+
+    /// <summary>Two-second idle and send timeouts (margin for a loaded 2-core machine): keepalives every 500 ms must keep a healthy stream alive.</summary>
+    internal static TransportOptions QuickTimeouts() => new()
+    {
+        ConnectTimeout = TimeSpan.FromSeconds(5),
+        HandshakeTimeout = TimeSpan.FromSeconds(5),
+        IdleReceiveTimeout = TimeSpan.FromSeconds(2),
+        SendTimeout = TimeSpan.FromSeconds(2),
+        SocketBufferSize = 256 << 10,
+    };
+
+    [Theory]
     [InlineData(true)]  // a client certificate from another CA
     [InlineData(false)] // no client certificate at all
     public async Task BadOrMissingClientCertificateFailsBothSidesCleanly(bool wrongCa)
@@ -180,12 +205,13 @@ public class FailureRuleTests
     }
 
     /// <summary>Runs a migration whose sender dials the receiver through a <see cref="FaultProxy"/> injecting <paramref name="fault"/>.</summary>
-    private static async Task<(Outcome Outcome, bool Fired)> RunViaProxyAsync(Devices devices, FaultProxy.Fault fault, int channels, int chunkSize = 256 << 10)
+    private static async Task<(Outcome Outcome, bool Fired)> RunViaProxyAsync(Devices devices, FaultProxy.Fault fault, int channels, int chunkSize = 256 << 10,
+        TransportOptions? transport = null, SwitchoverMode mode = SwitchoverMode.Auto)
     {
         FaultProxy? proxy = null;
         try
         {
-            var outcome = await RunAsync(devices.Source, devices.Destination, Sender(chunkSize: chunkSize), Receiver(), LoopbackTcp(), channels,
+            var outcome = await RunAsync(devices.Source, devices.Destination, Sender(chunkSize: chunkSize, transport: transport, mode: mode), Receiver(transport), LoopbackTcp(), channels,
                 via: target =>
                 {
                     proxy = new FaultProxy(new IPEndPoint(IPAddress.Parse(target.Host!), target.Port), fault);

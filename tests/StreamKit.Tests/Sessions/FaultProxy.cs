@@ -7,7 +7,8 @@ namespace StreamKit.Tests.Sessions;
 /// <summary>
 /// A TCP proxy on loopback that forwards connections to a target and injects one fault into one of
 /// them: cut the connection (both directions, with a reset) once a number of bytes went through in one
-/// direction, or flip one bit of the byte at a given offset. Connections are numbered in accept order.
+/// direction, flip one bit of the byte at a given offset, or freeze it there (both directions stop
+/// forwarding, the sockets stay open: a peer that hangs). Connections are numbered in accept order.
 /// </summary>
 internal sealed class FaultProxy : IAsyncDisposable
 {
@@ -20,8 +21,12 @@ internal sealed class FaultProxy : IAsyncDisposable
 
     public enum Direction { Forward, Return }
 
+    public enum Kind { Cut, Flip, Freeze }
+
     /// <summary>Which connection (accept order), which direction, at which byte offset of that direction, and what happens there.</summary>
-    public sealed record Fault(int Connection, Direction Direction, long Offset, bool Flip);
+    public sealed record Fault(int Connection, Direction Direction, long Offset, Kind What);
+
+    private volatile bool _frozen;
 
     private readonly Fault _fault;
 
@@ -70,16 +75,24 @@ internal sealed class FaultProxy : IAsyncDisposable
                 int n = await from.ReceiveAsync(buffer, SocketFlags.None, _stop.Token);
                 if (n == 0)
                 {
-                    to.Shutdown(SocketShutdown.Send);
+                    if (!(_frozen && connection == _fault.Connection)) to.Shutdown(SocketShutdown.Send);
                     return;
                 }
+                if (_frozen && connection == _fault.Connection) continue; // swallowed: the peer hangs
                 if (faulty && !Fired && position + n > _fault.Offset)
                 {
                     int at = (int)(_fault.Offset - position);
-                    if (_fault.Flip)
+                    if (_fault.What == Kind.Flip)
                     {
                         buffer[at] ^= 0x10;
                         Fired = true;
+                    }
+                    else if (_fault.What == Kind.Freeze)
+                    {
+                        if (at > 0) await to.SendAsync(buffer.AsMemory(0, at), SocketFlags.None, _stop.Token);
+                        Fired = true;
+                        _frozen = true;
+                        continue;
                     }
                     else
                     {
@@ -95,7 +108,7 @@ internal sealed class FaultProxy : IAsyncDisposable
         }
         catch (Exception)
         {
-            Cut(from, to);
+            if (!(_frozen && connection == _fault.Connection)) Cut(from, to); // a hung link passes nothing on, not even a close
         }
     }
 

@@ -27,4 +27,33 @@ public class MigrationBasicTests
             Assert.Equal(1, outcome.Sent.Channels);
         }
     }
+
+    [Fact]
+    public async Task KeepalivesHoldAnIdleStreamOpenPastTheIdleTimeout()
+    {
+        // Manual switchover: after the initial image nothing flows for 4.5 s, over twice the 2 s idle
+        // timeout of both sides; PADDING in both directions keeps the stream alive.
+        var (source, destination) = Pair("sim:profile=mlx5,size=1MiB,seed=2");
+        using (source)
+        using (destination)
+        {
+            ulong digest = source.StateDigest;
+            var phases = new System.Collections.Concurrent.ConcurrentBag<MigrationPhase>();
+            var transport = FailureRuleTests.QuickTimeouts();
+            var outcome = await RunAsync(source, destination, Sender(mode: SwitchoverMode.Manual, transport: transport), Receiver(transport), LoopbackTcp(),
+                started: (sender, _) =>
+                {
+                    sender.ProgressChanged += p => phases.Add(p.Phase);
+                    Task.Run(async () =>
+                    {
+                        await Task.Delay(4500);
+                        Assert.True(await sender.RequestSwitchoverAsync()); // true: it waited for SWITCHOVER_ACK
+                    });
+                });
+            AssertMigrated(outcome, source, destination, digest);
+            Assert.True(outcome.Sent!.Elapsed >= TimeSpan.FromSeconds(4.5));
+            Assert.Contains(MigrationPhase.PreCopy, phases);
+            Assert.Contains(MigrationPhase.Completed, phases);
+        }
+    }
 }
