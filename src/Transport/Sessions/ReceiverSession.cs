@@ -22,6 +22,8 @@ internal sealed class ReceiverSession
     private readonly List<(ushort Id, IMigrationDevice Device)> _devices = [];
     private TransportListener? _listener;
     private DeviceInbox?[] _inboxById = [];
+    private PinnedBufferPool? _receivePool;
+    private PinnedBufferPool? _storePool;
     private ReceiverChannelLoop[] _loops = [];
     private ReturnPathSender? _returnPath;
     private ChannelGroup? _group;
@@ -42,6 +44,9 @@ internal sealed class ReceiverSession
     internal DeviceWriter[] Writers { get; private set; } = [];
     internal int ReadAhead { get; private set; }
     internal ReassemblyStore? Store { get; private set; }
+
+    /// <summary>Pinned block memory the receive and reassembly pools hold (grows to their caps, then is reused).</summary>
+    internal long PoolHeldBytes => (_receivePool?.HeldBytes ?? 0) + (_storePool?.HeldBytes ?? 0);
     internal event Action<MigrationProgress>? ProgressChanged;
 
     /// <summary>Forward device-chunk bytes applied or dropped so far (what WINDOW reports).</summary>
@@ -99,7 +104,7 @@ internal sealed class ReceiverSession
                 $"a connection to this receiver was refused before the stream started: {reason.Message}", reason));
     }
 
-    internal DeviceInbox? InboxFor(ushort device) => _inboxById[device];
+    internal DeviceInbox? InboxFor(ushort device) => device < _inboxById.Length ? _inboxById[device] : null;
 
     internal void Consumed(long bytes)
     {
@@ -166,13 +171,13 @@ internal sealed class ReceiverSession
             long window = returnPath ? Options.ReassemblyCap : 0;
             long maxChunk = ChunkHeader.Size + (long)Math.Min(first.MaxPayload, Options.MaxPayload);
             long blocks = Math.Max(Options.ReassemblyCap, 2 * maxChunk) + group.Count * (4L << 20);
-            receivePool = new PinnedBufferPool(blocks, 1 << 20);
+            receivePool = _receivePool = new PinnedBufferPool(blocks, 1 << 20);
             ReadAhead = (int)Math.Min(maxChunk + (1 << 20), blocks - (1 << 20));
             int storeBlock = (int)BitOperations.RoundUpToPowerOf2((uint)Math.Max(PinnedBufferPool.MinBlockSize, maxChunk));
-            storePool = new PinnedBufferPool(Math.Max(Options.ReassemblyCap, storeBlock) + storeBlock, storeBlock);
+            storePool = _storePool = new PinnedBufferPool(Math.Max(Options.ReassemblyCap, storeBlock) + storeBlock, storeBlock);
             Store = new ReassemblyStore(Options.ReassemblyCap, storePool);
 
-            _inboxById = new DeviceInbox?[ushort.MaxValue + 1];
+            _inboxById = new DeviceInbox?[_devices.Max(d => d.Id) + 1];
             Writers = _devices.Select(d =>
             {
                 var inbox = new DeviceInbox(this, d.Id, group.Count == 1, Store);
