@@ -8,8 +8,10 @@ namespace StreamKit.FuzzDriver;
 /// <summary>
 /// <c>StreamKit.FuzzDriver &lt;target&gt;</c> reads one input from stdin and runs the target once: exit 0
 /// when every invariant holds, abort (SIGABRT, which AFL++ counts as a crash) with the finding on stderr
-/// otherwise. <c>--bench &lt;target&gt; [n] [seed]</c> times generation and target separately;
-/// <c>--corpus &lt;target&gt; &lt;dir&gt; [n] [seed]</c> writes n generated inputs; <c>--list</c> names the targets.
+/// otherwise. <c>--run</c> runs <see cref="FuzzRunner"/> for a time (what <c>streamkit fuzz</c> will do);
+/// <c>--bench</c> times generation and target separately; <c>--find</c> prints the first failing generated
+/// input as hex; <c>--codes</c> tallies the error codes generated streams reach; <c>--describe</c> prints a
+/// case's description; <c>--corpus</c> writes generated inputs; <c>--list</c> names the targets.
 /// </summary>
 internal static class Program
 {
@@ -17,7 +19,8 @@ internal static class Program
     {
         if (args.Length == 0 || args[0] is "-h" or "--help")
         {
-            Console.Error.WriteLine("usage: StreamKit.FuzzDriver <target> < input | --bench <target> [n] [seed] | --corpus <target> <dir> [n] [seed] | --list");
+            Console.Error.WriteLine("usage: StreamKit.FuzzDriver <target> < input | --run <target|all> [seconds] [seed] [corpus-root] | --bench <target> [n] [seed]");
+            Console.Error.WriteLine("       | --find <target> [n] [seed] | --codes [n] [seed] | --describe forward|return <iteration> [seed] | --corpus <target> <dir> [n] [seed] | --list");
             return 2;
         }
         switch (args[0])
@@ -59,7 +62,16 @@ internal static class Program
                     string key;
                     try
                     {
-                        StreamKit.Wire.StreamValidator.Verify(c.Channels.Select(b => new System.Buffers.ReadOnlySequence<byte>(b)).ToList());
+                        if (args.Length > 3 && args[3] == "tight")
+                        {
+                            // As the stream-validator target sees it with its 12 KiB reassembly cap, channels read sequentially.
+                            var error = StreamValidatorFuzzTarget.Validate([.. c.Channels], 0, 1, 0, new StreamKit.Wire.StreamValidatorOptions { ReassemblyLimit = 12 * 1024 });
+                            if (error is not null) throw error;
+                        }
+                        else
+                        {
+                            StreamKit.Wire.StreamValidator.Verify(c.Channels.Select(b => new System.Buffers.ReadOnlySequence<byte>(b)).ToList());
+                        }
                         key = "valid";
                     }
                     catch (StreamKit.Wire.StreamFormatException e)
@@ -70,6 +82,25 @@ internal static class Program
                 }
                 foreach (var (k, v) in tally) Console.WriteLine($"{v,6} {k}");
                 return 0;
+            }
+            case "--run":
+            {
+                // What `streamkit fuzz --seconds S --seed N [--corpus DIR]` will do: FuzzRunner over generated inputs.
+                var targets = args[1] == "all" ? FuzzTargetCatalog.All : [FuzzTargetCatalog.Find(args[1])];
+                var reports = new List<FuzzTargetReport>();
+                foreach (var t in targets)
+                {
+                    var report = FuzzRunner.Run(t, new FuzzRunOptions
+                    {
+                        Seed = (ulong)Arg(args, 3, 1),
+                        Duration = TimeSpan.FromSeconds(Arg(args, 2, 10)),
+                        CorpusDirectories = args.Length > 4 ? [Path.Combine(args[4], t.Name)] : [],
+                    });
+                    Console.WriteLine(report);
+                    reports.Add(report);
+                }
+                Console.Write(FuzzRunner.Format(reports.Where(r => r.Findings.Count > 0)));
+                return reports.Any(r => r.Findings.Count > 0) ? 1 : 0;
             }
             case "--list":
                 foreach (var t in FuzzTargetCatalog.All) Console.WriteLine(t.Name);
@@ -85,13 +116,14 @@ internal static class Program
         using var stdin = Console.OpenStandardInput();
         using var buffer = new MemoryStream();
         stdin.CopyTo(buffer);
-        // First use allocates (type initializers, pools): run one generated input uncounted.
-        AllocationMeter.Suspended = true;
-        target.Fuzz(target.Generate(1, 0));
-        AllocationMeter.Suspended = false;
+        // First use allocates (type initializers, JIT, pools): run the input once uncounted, then for real.
+        byte[] stdinInput = buffer.ToArray();
         try
         {
-            target.Fuzz(buffer.ToArray());
+            AllocationMeter.Suspended = true;
+            target.Fuzz(stdinInput);
+            AllocationMeter.Suspended = false;
+            target.Fuzz(stdinInput);
         }
         catch (Exception e)
         {

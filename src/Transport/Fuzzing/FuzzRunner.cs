@@ -151,6 +151,26 @@ internal static class FuzzRunner
         return count;
     }
 
+    /// <summary>
+    /// Writes <paramref name="count"/> generated forward streams as channel files
+    /// <c>&lt;seed&gt;-&lt;iteration&gt;.&lt;channel&gt;.bin</c> (each exactly as it would travel, for
+    /// <c>streamkit verify</c> or another receiver) plus <c>cases.txt</c> with one description per case.
+    /// </summary>
+    internal static int WriteStreamCases(MalformedStreamGenerator generator, string directory, ulong seed, int count, long startIteration = 0)
+    {
+        Directory.CreateDirectory(directory);
+        var descriptions = new List<string>(count);
+        for (long i = startIteration; i < startIteration + count; i++)
+        {
+            var c = generator.Generate(seed, i);
+            for (int ch = 0; ch < c.Channels.Count; ch++)
+                File.WriteAllBytes(Path.Combine(directory, string.Create(CultureInfo.InvariantCulture, $"{seed:x}-{i:D6}.{ch}.bin")), c.Channels[ch]);
+            descriptions.Add(c.Description);
+        }
+        File.WriteAllLines(Path.Combine(directory, "cases.txt"), descriptions);
+        return count;
+    }
+
     /// <summary>All reports and their findings, for a console or a test log.</summary>
     internal static string Format(IEnumerable<FuzzTargetReport> reports)
     {

@@ -75,6 +75,29 @@ public sealed class FuzzRunnerTests
     }
 
     [Fact]
+    public void StreamCasesAreWrittenAsChannelFilesWithDescriptions()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), $"streamkit-cases-{Guid.NewGuid():N}");
+        try
+        {
+            var generator = new MalformedStreamGenerator();
+            Assert.Equal(4, FuzzRunner.WriteStreamCases(generator, dir, seed: 3, count: 4));
+            var lines = File.ReadAllLines(Path.Combine(dir, "cases.txt"));
+            Assert.Equal(4, lines.Length);
+            for (long i = 0; i < 4; i++)
+            {
+                var c = generator.Generate(3, i);
+                Assert.Equal(c.Description, lines[i]);
+                for (int ch = 0; ch < c.Channels.Count; ch++) Assert.Equal(c.Channels[ch], File.ReadAllBytes(Path.Combine(dir, $"3-{i:D6}.{ch}.bin")));
+            }
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
     public void CorpusFilesAreWrittenReadAndReplayedFirst()
     {
         string dir = Path.Combine(Path.GetTempPath(), $"streamkit-corpus-{Guid.NewGuid():N}");

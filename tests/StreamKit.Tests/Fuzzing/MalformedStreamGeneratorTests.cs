@@ -47,13 +47,13 @@ public sealed class MalformedStreamGeneratorTests
     {
         var generator = new MalformedStreamGenerator();
         int lz4 = 0, discards = 0, zeroRuns = 0, multiChannel = 0, outOfOrder = 0, configs = 0, unknown = 0;
-        for (long i = 0; i < 120; i++)
+        for (long i = 0; i < 80; i++)
         {
             var c = generator.GenerateValid(7, i);
             Assert.False(c.IsMutated);
             var error = Verify(c.Channels, out var summary);
             Assert.True(error is null, $"{c.Description}: {error?.Message}");
-            for (int mode = 0; mode < FuzzInput.InterleaveModes; mode++)
+            foreach (int mode in new[] { 0, 1, 2, 4 }) // round robin, lowest first, highest first, random
             {
                 error = StreamValidatorFuzzTarget.Validate([.. c.Channels], (int)(i + mode) % FuzzInput.SegmentModes, mode, (byte)(i * 31 + mode), StreamValidatorFuzzTarget.ValidatorOptions);
                 Assert.True(error is null, $"{c.Description}, interleaving {mode}: {error?.Message}");
@@ -67,9 +67,9 @@ public sealed class MalformedStreamGeneratorTests
             outOfOrder += summary.OutOfOrderChunks > 0 ? 1 : 0;
         }
         // The baselines exercise what the format has.
-        if (Lz4Codec.IsAvailable) Assert.True(lz4 > 0, "no LZ4 chunk in 120 valid streams");
+        if (Lz4Codec.IsAvailable) Assert.True(lz4 > 0, "no LZ4 chunk in 80 valid streams");
         Assert.True(discards > 0 && zeroRuns > 0 && configs > 0 && unknown > 0, $"discards {discards}, zero runs {zeroRuns}, config {configs}, unknown optional {unknown}");
-        Assert.True(multiChannel > 20, $"{multiChannel} multi-channel streams of 120");
+        Assert.True(multiChannel > 13, $"{multiChannel} multi-channel streams of 80");
         Assert.True(outOfOrder > 0, "no stream needed cross-channel reassembly");
     }
 
