@@ -20,8 +20,12 @@ internal sealed class ChildProcess : IAsyncDisposable
     private readonly Task _stdout;
     private readonly Task _stderr;
 
+    /// <summary>Environment added to every child (the e2e --jit setting).</summary>
+    public static Dictionary<string, string> Environment { get; } = [];
+
     private ChildProcess(string name, ProcessStartInfo start, bool verbose)
     {
+        foreach (var (key, value) in Environment) start.Environment[key] = value;
         _name = name;
         _verbose = verbose;
         start.RedirectStandardInput = true;
@@ -145,7 +149,7 @@ internal sealed class ChildProcess : IAsyncDisposable
 /// <summary>How to start this program again: the apphost, or dotnet + the dll.</summary>
 internal static class SelfCommand
 {
-    public static string Executable { get; } = Environment.ProcessPath ?? "dotnet";
+    public static string Executable { get; } = System.Environment.ProcessPath ?? "dotnet";
 
     public static string[] Prefix { get; } =
         Path.GetFileNameWithoutExtension(Executable) == "dotnet" ? [typeof(SelfCommand).Assembly.Location] : [];

@@ -43,9 +43,10 @@ internal static class E2eCommand
             return 2;
         }
         bool haveLz4Socat = OnPath("lz4") && OnPath("socat");
+        if (options.Jit == "steady") ChildProcess.Environment["DOTNET_TieredCompilation"] = "0";
         var plan = BuildPlan(options, haveLz4Socat);
         var machine = MachineInfo.Collect();
-        Console.WriteLine($"e2e: {E2eOptions.FormatSize(options.SizeBytes)} per run, {options.Repeat} repetitions, warm-up {E2eOptions.FormatSize(options.WarmupBytes)}, cap {E2eOptions.FormatSize(options.ReassemblyCap)}");
+        Console.WriteLine($"e2e: {E2eOptions.FormatSize(options.SizeBytes)} per run, {options.Repeat} repetitions, warm-up {E2eOptions.FormatSize(options.WarmupBytes)}, cap {E2eOptions.FormatSize(options.ReassemblyCap)}, jit {options.Jit}");
         Console.WriteLine($"machine: {machine.Cpu}, {machine.Cpus} CPUs, kernel {machine.Kernel}, {machine.Runtime}; nice {machine.Nice}, {machine.Autogroup}; load {machine.LoadAverage}");
         if (!haveLz4Socat) Console.WriteLine("lz4 or socat not found on PATH: the lz4|socat variant is skipped");
         int total = plan.Sum(c => c.Variants.Length) * options.Repeat;
@@ -87,7 +88,7 @@ internal static class E2eCommand
 
     private static object OptionsForJson(E2eOptions o) => new
     {
-        o.SizeBytes, o.Zero, o.Chunk, o.Channels, o.Lz4, o.Matrix, o.Repeat, o.Variants, o.WarmupBytes, o.ReassemblyCap, o.Seed, o.SocketBuffer,
+        o.SizeBytes, o.Zero, o.Chunk, o.Channels, o.Lz4, o.Matrix, o.Repeat, o.Variants, o.WarmupBytes, o.ReassemblyCap, o.Seed, o.SocketBuffer, o.Jit,
     };
 
     private static string FirstLine(string? s) => s is null ? "" : s.Split('\n')[0];

@@ -21,6 +21,10 @@ internal sealed record E2eOptions
     public TimeSpan RunTimeout { get; init; } = TimeSpan.FromMinutes(10);
     public bool Verbose { get; init; }
 
+    /// <summary>steady: children run with DOTNET_TieredCompilation=0 (everything optimized before the timed run, no
+    /// background re-JIT during it); default: the runtime's tiered JIT (a first migration in a fresh process).</summary>
+    public string Jit { get; init; } = "steady";
+
     public const string Usage = """
         e2e: end-to-end migration throughput: bulk simulated device → sender → TCP loopback → receiver → simulated device,
         next to a raw socket copy, a naive Stream.CopyTo and lz4 | socat on the same device bytes. Sender and receiver
@@ -41,6 +45,8 @@ internal sealed record E2eOptions
           --socket-buffer BYTES  raw's SO_SNDBUF/SO_RCVBUF (default 4MiB, as StreamKit's TransportOptions; 0 = autotune)
           --out DIR            where e2e-<time>.json / .csv go (default bench/results)
           --timeout SECONDS    per run (default 600)
+          --jit steady|default steady (default): children run with DOTNET_TieredCompilation=0, so the timed run is
+                               the steady state (no tier-up JIT in it); default: the runtime's tiered JIT
           --verbose            echo the children's other output
         For the method of limits.md run it in its own autogroup at nice -20 (root):
           setsid -w sh -c 'echo -20 > /proc/self/autogroup; exec nice -n -20 dotnet bin/.../StreamKit.Benchmarks.dll e2e ...'
@@ -70,6 +76,7 @@ internal sealed record E2eOptions
                 "--out" => o with { OutDirectory = Value() },
                 "--timeout" => o with { RunTimeout = TimeSpan.FromSeconds(double.Parse(Value(), CultureInfo.InvariantCulture)) },
                 "--verbose" => o with { Verbose = true },
+                "--jit" => o with { Jit = Value() is "default" or "tiered" ? "default" : "steady" },
                 "--help" or "-h" => throw new ArgumentException(Usage),
                 _ => throw new ArgumentException($"unknown option {key}\n{Usage}"),
             };

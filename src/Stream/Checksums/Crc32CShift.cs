@@ -20,14 +20,19 @@ internal static class Crc32CShift
     // multiplicative order of x (zlib's "k & 31" wrap is a property of its own polynomial).
     private static readonly uint[] XPow2 = BuildPowersOfTwo();
 
-    /// <summary>a·b mod P (carry-less, reflected), as zlib's multmodp.</summary>
+    // Recent ZeroBytesOperator results, direct-mapped by length: a stream joins one CRC per chunk and its
+    // chunk lengths repeat (the chunk size, whole pages), so most joins skip the square-and-multiply.
+    // Entry = length << 32 | operator (0 = empty); one 64-bit word, so racing threads never see a torn pair.
+    private static readonly ulong[] OperatorCache = new ulong[64];
+
+    /// <summary>a·b mod P (carry-less, reflected), as zlib's multmodp, without data-dependent branches (they mispredict half the time).</summary>
     internal static uint MultiplyModP(uint a, uint b)
     {
         uint product = 0;
-        for (uint m = One; m != 0; m >>= 1)
+        for (int i = 31; i >= 0; i--)
         {
-            if ((a & m) != 0) product ^= b;
-            b = (b & 1) != 0 ? (b >> 1) ^ Polynomial : b >> 1;
+            product ^= b & (uint)-(int)((a >> i) & 1);
+            b = (b >> 1) ^ (Polynomial & (uint)-(int)(b & 1));
         }
         return product;
     }
@@ -36,11 +41,19 @@ internal static class Crc32CShift
     internal static uint ZeroBytesOperator(long byteCount)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(byteCount);
-        uint result = One;
-        for (int k = 3; byteCount != 0; byteCount >>= 1, k++)
+        bool cacheable = byteCount is > 0 and <= uint.MaxValue;
+        int slot = (int)((byteCount ^ (byteCount >> 12)) & (OperatorCache.Length - 1));
+        if (cacheable)
         {
-            if ((byteCount & 1) != 0) result = MultiplyModP(XPow2[k], result);
+            ulong entry = Volatile.Read(ref OperatorCache[slot]);
+            if (entry >> 32 == (ulong)byteCount) return (uint)entry;
         }
+        uint result = One;
+        for (long rest = byteCount, k = 3; rest != 0; rest >>= 1, k++)
+        {
+            if ((rest & 1) != 0) result = MultiplyModP(XPow2[k], result);
+        }
+        if (cacheable) Volatile.Write(ref OperatorCache[slot], (ulong)byteCount << 32 | result);
         return result;
     }
 

@@ -19,14 +19,23 @@ internal sealed class DeviceInbox
     internal const int HighWater = 1024;
     private const int LowWater = HighWater / 2;
 
+    /// <summary>
+    /// Smallest in-order byte limit: channel loops also pause once this many payload bytes wait for the writer.
+    /// Reading further ahead of a device that is the bottleneck only pins receive blocks (memory, and new
+    /// blocks allocated while the pool fills); a few chunks of slack keep the writer busy.
+    /// </summary>
+    internal const long MinHighWaterBytes = 8L << 20;
+
     private readonly object _gate = new();
     private readonly ushort _device;
     private readonly bool _singleChannel;
     private readonly ReassemblyStore _store;
     private readonly ReceiverSession _session;
+    private readonly long _highWaterBytes;
     private Item[] _queue = new Item[64];
     private int _head;
     private int _count;
+    private long _queuedBytes;
     private bool _begun;
     private bool _ended;
     private bool _completed;
@@ -59,9 +68,11 @@ internal sealed class DeviceInbox
         internal long WindowBytes => ChunkHeader.Size + (long)Chunk.Header.WireLength;
     }
 
-    internal DeviceInbox(ReceiverSession session, ushort device, bool singleChannel, ReassemblyStore store)
+    /// <summary>Creates the inbox; <paramref name="highWaterBytes"/> is the in-order payload byte count above which channel loops pause.</summary>
+    internal DeviceInbox(ReceiverSession session, ushort device, bool singleChannel, ReassemblyStore store, long highWaterBytes = long.MaxValue)
     {
         _session = session;
+        _highWaterBytes = highWaterBytes;
         _device = device;
         _singleChannel = singleChannel;
         _store = store;
@@ -138,7 +149,8 @@ internal sealed class DeviceInbox
             _queue[_head] = default;
             _head = (_head + 1) % _queue.Length;
             _count--;
-            if (_overfull && _count <= LowWater)
+            _queuedBytes -= item.Chunk.Header.WireLength;
+            if (_overfull && _count <= LowWater && _queuedBytes <= _highWaterBytes / 2)
             {
                 Volatile.Write(ref _overfull, false);
                 _session.WakeChannels();
@@ -219,7 +231,8 @@ internal sealed class DeviceInbox
         if (_count == _queue.Length) Grow();
         _queue[(_head + _count) % _queue.Length] = item;
         _count++;
-        if (_count > HighWater) Volatile.Write(ref _overfull, true);
+        _queuedBytes += h.WireLength;
+        if (_count > HighWater || _queuedBytes > _highWaterBytes) Volatile.Write(ref _overfull, true);
         Monitor.Pulse(_gate);
     }
 

@@ -26,11 +26,15 @@ public sealed class MigrationSender : IAsyncDisposable
     public MigrationSender(SenderOptions options)
     {
         _session = new SenderSession(options);
-        _session.ProgressChanged += p => ProgressChanged?.Invoke(p);
     }
 
     /// <summary>Progress snapshots, at most about ten a second, on a timer thread.</summary>
-    public event Action<MigrationProgress>? ProgressChanged;
+    public event Action<MigrationProgress>? ProgressChanged
+    {
+        // Straight to the session: with no subscriber it takes no snapshot (no allocation ten times a second).
+        add => _session.ProgressChanged += value;
+        remove => _session.ProgressChanged -= value;
+    }
 
     internal SenderSession Session => _session;
 

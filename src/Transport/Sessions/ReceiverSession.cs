@@ -178,9 +178,10 @@ internal sealed class ReceiverSession
             Store = new ReassemblyStore(Options.ReassemblyCap, storePool);
 
             _inboxById = new DeviceInbox?[_devices.Max(d => d.Id) + 1];
+            long inboxHighWater = Math.Min(Math.Max(DeviceInbox.MinHighWaterBytes, 2 * maxChunk), Math.Max(Options.ReassemblyCap / 2, maxChunk));
             Writers = _devices.Select(d =>
             {
-                var inbox = new DeviceInbox(this, d.Id, group.Count == 1, Store);
+                var inbox = new DeviceInbox(this, d.Id, group.Count == 1, Store, inboxHighWater);
                 _inboxById[d.Id] = inbox;
                 return new DeviceWriter(this, d.Id, d.Device, inbox);
             }).ToArray();

@@ -399,6 +399,14 @@ internal sealed class SenderDevicePump : IChunkBufferOwner
         CountControl(length);
     }
 
+    /// <summary>
+    /// Sends one device read as chunks: zero runs of a page or more (<see cref="ZeroRunScanner"/>) become
+    /// header-only ZERO_RUN chunks, the bytes between them DATA chunks. All of them are encoded into the
+    /// read's own buffer: each DATA segment is moved down to sit right behind its header (the header slot
+    /// in front of the buffer, or 48 bytes of the zero run before it), so the chunks end up contiguous and
+    /// go out as one send. The wire length never exceeds 48 + the read (a zero run of ≥ 96 bytes pays for
+    /// its own header and the next DATA header).
+    /// </summary>
     private void SendData(byte[] buffer, int count, DataPhase phase)
     {
         long reserved = ChunkHeader.Size + (long)count;
@@ -412,24 +420,56 @@ internal sealed class SenderDevicePump : IChunkBufferOwner
             throw;
         }
         var channel = NextChannel();
-        ChunkHeader header;
         int length;
+        long zero = 0;
         lock (channel.WriterLock)
         {
-            channel.Sink.Attach(buffer);
-            channel.Writer.GetPayloadMemory(count); // the payload memory is where the read put the data
-            header = channel.Writer.CommitData(Id, count, phase);
-            length = channel.Sink.Written;
+            var sink = channel.Sink;
+            var writer = channel.Writer;
+            sink.Attach(buffer);
+            ReadOnlySpan<byte> read = buffer.AsSpan(ChunkHeader.Size, count);
+            int position = 0;
+            while (position < count)
+            {
+                int run = ZeroRunScanner.Next(read, position, out int runLength);
+                int dataEnd = run < 0 ? count : run;
+                if (dataEnd > position)
+                {
+                    int segment = dataEnd - position;
+                    int target = sink.Written + ChunkHeader.Size;
+                    if (target != ChunkHeader.Size + position)
+                        buffer.AsSpan(ChunkHeader.Size + position, segment).CopyTo(buffer.AsSpan(target));
+                    int before = sink.Written;
+                    writer.GetPayloadMemory(segment); // the payload memory is where the data now is
+                    var header = writer.CommitData(Id, segment, phase);
+                    if (header.Type == ChunkType.ZeroRun) zero += segment;
+                    CountChunk(sink.Written - before, segment);
+                    position = dataEnd;
+                }
+                if (run >= 0)
+                {
+                    int before = sink.Written;
+                    writer.WriteZeroRun(Id, (uint)runLength, phase);
+                    zero += runLength;
+                    CountChunk(sink.Written - before, runLength);
+                    position = run + runLength;
+                }
+            }
+            length = sink.Written;
             channel.Enqueue(buffer, length, this);
         }
         _session.Window.Refund(reserved - length);
-        Volatile.Write(ref _chunks, _chunks + 1);
-        Volatile.Write(ref _wireBytes, _wireBytes + length);
-        if (header.Type == ChunkType.ZeroRun) _zeroBytes += count;
+        _zeroBytes += zero;
         _epochBytes += count;
         if (phase == DataPhase.StopCopy) Volatile.Write(ref _stopCopyBytes, _stopCopyBytes + count);
         else Volatile.Write(ref _precopyBytes, _precopyBytes + count);
-        MigrationMetrics.Chunk(sender: true, length, count);
+    }
+
+    private void CountChunk(int wireLength, int deviceBytes)
+    {
+        Volatile.Write(ref _chunks, _chunks + 1);
+        Volatile.Write(ref _wireBytes, _wireBytes + wireLength);
+        MigrationMetrics.Chunk(sender: true, wireLength, deviceBytes);
     }
 
     private void CountControl(int length)

@@ -15,10 +15,12 @@ internal sealed class SenderSession
     private static readonly TimeSpan AbortSendTimeout = TimeSpan.FromSeconds(2);
     private static readonly TimeSpan LoopStopTimeout = TimeSpan.FromSeconds(2);
     private static readonly TimeSpan PumpStopTimeout = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan MaxDecisionPollInterval = TimeSpan.FromMilliseconds(20);
 
     private readonly List<(ushort Id, IMigrationDevice Device)> _devices = [];
     private readonly TaskCompletionSource _switchoverRequested = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource<bool> _switchoverStarted = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly ReusableDelay _pollDelay = new();
     private SenderDevicePump[] _pumps = [];
     private ReturnPathReader? _returnPath;
     private ChannelGroup? _group;
@@ -203,6 +205,7 @@ internal sealed class SenderSession
         finally
         {
             keepalive?.Dispose();
+            _pollDelay.Dispose();
             Failure.Dispose();
         }
     }
@@ -292,12 +295,19 @@ internal sealed class SenderSession
 
     private uint?[] PrecopyEpochs() => _pumps.Select(p => p.HasPrecopy ? p.Epoch : (uint?)null).ToArray();
 
+    /// <summary>
+    /// Polls <paramref name="condition"/> from <see cref="SenderOptions.PrecopyPollInterval"/> on, doubling up to
+    /// <see cref="MaxDecisionPollInterval"/>: the decision never waits long, yet a multi-second pre-copy does not
+    /// wake a thread every 2 ms. The delay is reused (Task.Delay would allocate a timer per poll).
+    /// </summary>
     private async Task WaitUntilAsync(Func<bool> condition)
     {
+        TimeSpan interval = Options.PrecopyPollInterval;
         while (!condition())
         {
             ThrowIfFailed();
-            await Task.Delay(Options.PrecopyPollInterval, Failure.Token).ConfigureAwait(false);
+            await _pollDelay.WaitAsync(interval, Failure.Token).ConfigureAwait(false);
+            if (interval < MaxDecisionPollInterval) interval = TimeSpan.FromTicks(Math.Min(interval.Ticks * 2, MaxDecisionPollInterval.Ticks));
         }
         ThrowIfFailed();
     }
