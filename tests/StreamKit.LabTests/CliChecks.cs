@@ -42,11 +42,11 @@ internal sealed class CliChecks(CheckRunner runner)
         Seed('A', seedA);
         Seed('B', seedB);
 
-        // Generous transport deadlines: under TCG a .NET process can stall for seconds between connect and preamble.
+        // Generous transport deadlines: under TCG on a loaded host a .NET process can stall for seconds, even inside connect().
         string[] slowHost = ["--handshake-timeout", "120s", "--idle-timeout", "120s"];
         using var receiver = Streamkit.Start(["receive", "--listen", "tcp://127.0.0.1:0", "--device", destinationSpec, "--json", .. slowHost]);
         string address = receiver.WaitForJson("listening", ProcessTimeout).GetProperty("address").GetString()!;
-        string[] send = ["send", "--to", address, "--device", sourceSpec, "--source-after", "running", "--json", .. slowHost];
+        string[] send = ["send", "--to", address, "--device", sourceSpec, "--source-after", "running", "--json", "--connect-timeout", "120s", .. slowHost];
         using var sender = Streamkit.Start(injectReset ? [.. send, "--inject-reset-in-precopy", "1"] : send);
 
         int sent = sender.WaitForExit(ProcessTimeout), received = receiver.WaitForExit(ProcessTimeout);

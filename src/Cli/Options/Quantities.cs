@@ -1,4 +1,5 @@
 using System.Globalization;
+using StreamKit.Device;
 
 namespace StreamKit.Cli;
 
@@ -11,31 +12,8 @@ internal static class Quantities
 {
     /// <summary>Parses a byte size.</summary>
     /// <exception cref="CliUsageException">Not a size.</exception>
-    internal static long Bytes(string text, string what)
-    {
-        string t = text.Trim();
-        int split = 0;
-        while (split < t.Length && (char.IsAsciiDigit(t[split]) || t[split] == '.')) split++;
-        if (split == 0 || !double.TryParse(t[..split], NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out double n))
-            throw new CliUsageException($"{what}: '{text}' is not a size (e.g. 64MiB, 1GiB, 500MB)");
-        long unit = t[split..].Trim() switch
-        {
-            "" or "B" => 1,
-            "K" or "k" or "KiB" => 1L << 10,
-            "M" or "MiB" => 1L << 20,
-            "G" or "GiB" => 1L << 30,
-            "T" or "TiB" => 1L << 40,
-            "KB" or "kB" => 1_000,
-            "MB" => 1_000_000,
-            "GB" => 1_000_000_000,
-            "TB" => 1_000_000_000_000,
-            var u => throw new CliUsageException($"{what}: unknown size unit '{u}' in '{text}' (B, KiB, MiB, GiB, TiB, KB, MB, GB, TB)"),
-        };
-        double bytes = n * unit;
-        if (bytes >= long.MaxValue / 2 || bytes != Math.Floor(bytes))
-            throw new CliUsageException($"{what}: '{text}' is not a whole byte count in range");
-        return (long)bytes;
-    }
+    internal static long Bytes(string text, string what) =>
+        ByteSizeText.TryParse(text, out long bytes, out string error) ? bytes : throw new CliUsageException($"{what}: {error}");
 
     /// <summary>Parses a bandwidth in bytes per second; "0" or "unlimited" is 0 (no limit).</summary>
     /// <exception cref="CliUsageException">Not a bandwidth.</exception>

@@ -202,29 +202,8 @@ internal static class SimulatedSpecParser
             double.TryParse(text, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out double d) && double.IsFinite(d)
                 ? d : throw Error(key, $"'{text}' is not a number");
 
-        internal long Bytes(string key, string text)
-        {
-            int split = 0;
-            while (split < text.Length && (char.IsAsciiDigit(text[split]) || text[split] == '.')) split++;
-            if (split == 0) throw Error(key, $"'{text}' is not a size");
-            double n = Number(key, text[..split]);
-            long mult = text[split..].Trim() switch
-            {
-                "" or "B" or "b" => 1,
-                "K" or "k" or "KiB" or "kiB" => 1L << 10,
-                "M" or "MiB" => 1L << 20,
-                "G" or "GiB" => 1L << 30,
-                "T" or "TiB" => 1L << 40,
-                "KB" or "kB" => 1_000,
-                "MB" => 1_000_000,
-                "GB" => 1_000_000_000,
-                "TB" => 1_000_000_000_000,
-                var u => throw Error(key, $"unknown size unit '{u}'"),
-            };
-            double bytes = n * mult;
-            if (bytes > long.MaxValue / 2 || bytes != Math.Floor(bytes)) throw Error(key, $"'{text}' is not a whole byte count in range");
-            return (long)bytes;
-        }
+        internal long Bytes(string key, string text) =>
+            ByteSizeText.TryParse(text, out long bytes, out string error) ? bytes : throw Error(key, error);
 
         internal double Fraction(string key, string text)
         {

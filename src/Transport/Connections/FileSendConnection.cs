@@ -101,15 +101,7 @@ internal sealed class FileSendConnection : TransportConnection
             _offset += written;
             if (written == requested) { index += count; skip = 0; continue; }
             // Short write (disk nearly full, signal): step over what went, retry the rest.
-            long left = written;
-            while (left > 0)
-            {
-                int available = segments[index].Length - skip;
-                if (left < available) { skip += (int)left; break; }
-                left -= available;
-                index++;
-                skip = 0;
-            }
+            SegmentCursor.Advance(segments, written, ref index, ref skip);
         }
     }
 

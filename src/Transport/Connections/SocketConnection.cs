@@ -60,15 +60,7 @@ internal sealed class SocketConnection : TransportConnection
             int sent = await _send.SendAsync(_socket).ConfigureAwait(false);
             if (sent == bytes) { index += loaded; skip = 0; continue; }
             // A partial send (rare: async sends on Linux complete fully). Step over what went.
-            long left = sent;
-            while (left > 0)
-            {
-                int available = segments[index].Length - skip;
-                if (left < available) { skip += (int)left; break; }
-                left -= available;
-                index++;
-                skip = 0;
-            }
+            SegmentCursor.Advance(segments, sent, ref index, ref skip);
         }
     }
 

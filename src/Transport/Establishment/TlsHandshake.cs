@@ -41,26 +41,9 @@ internal static class TlsHandshake
             CertificateChainPolicy = tls.TrustedAuthorities is { Count: > 0 } ? BuildPolicy(tls) : null,
         };
         if (tls.Certificate is not null) options.ClientCertificates = new X509CertificateCollection { tls.Certificate };
-        try
-        {
-            await ssl.AuthenticateAsClientAsync(options, cancellationToken).ConfigureAwait(false);
-            return ssl;
-        }
-        catch (Exception e) when (e is not OperationCanceledException)
-        {
-            await ssl.DisposeAsync().ConfigureAwait(false);
-            throw check.Failure is { } failure
-                ? new TransportException(TransportErrorKind.TlsFailed, $"the server's certificate was rejected: {failure}", endpoint, e)
-                : e is IOException or SocketException
-                    ? new TransportException(TransportErrorKind.TlsFailed,
-                        "the server closed the connection during the TLS handshake; is it listening without TLS, or did it refuse this client's certificate?", endpoint, e)
-                    : new TransportException(TransportErrorKind.TlsFailed, $"TLS handshake failed: {e.Message}", endpoint, e);
-        }
-        catch
-        {
-            await ssl.DisposeAsync().ConfigureAwait(false);
-            throw;
-        }
+        return await CompleteAsync(ssl, ssl.AuthenticateAsClientAsync(options, cancellationToken), check, endpoint,
+            "the server's certificate was rejected",
+            "the server closed the connection during the TLS handshake; is it listening without TLS, or did it refuse this client's certificate?").ConfigureAwait(false);
     }
 
     /// <summary>Checks that the peer starts with a TLS record, then runs the server handshake.</summary>
@@ -78,19 +61,30 @@ internal static class TlsHandshake
             CertificateChainPolicy = context.ClientChainPolicy,
             RemoteCertificateValidationCallback = context.Tls.RequireClientCertificate ? check.Validate : null,
         };
+        return await CompleteAsync(ssl, ssl.AuthenticateAsServerAsync(options, cancellationToken), check, endpoint,
+            "the client's certificate was rejected",
+            "the client closed the connection during the TLS handshake; it may not trust this server's certificate").ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Awaits a started handshake and turns its failure into a <see cref="TransportErrorKind.TlsFailed"/> error that says
+    /// which side gave up and why (a rejected certificate, or the peer hanging up), disposing the stream on any failure.
+    /// </summary>
+    private static async Task<SslStream> CompleteAsync(SslStream ssl, Task handshake, PeerCertificateCheck check, string endpoint,
+        string rejectedMessage, string closedMessage)
+    {
         try
         {
-            await ssl.AuthenticateAsServerAsync(options, cancellationToken).ConfigureAwait(false);
+            await handshake.ConfigureAwait(false);
             return ssl;
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
             await ssl.DisposeAsync().ConfigureAwait(false);
             throw check.Failure is { } failure
-                ? new TransportException(TransportErrorKind.TlsFailed, $"the client's certificate was rejected: {failure}", endpoint, e)
+                ? new TransportException(TransportErrorKind.TlsFailed, $"{rejectedMessage}: {failure}", endpoint, e)
                 : e is IOException or SocketException
-                    ? new TransportException(TransportErrorKind.TlsFailed,
-                        "the client closed the connection during the TLS handshake; it may not trust this server's certificate", endpoint, e)
+                    ? new TransportException(TransportErrorKind.TlsFailed, closedMessage, endpoint, e)
                     : new TransportException(TransportErrorKind.TlsFailed, $"TLS handshake failed: {e.Message}", endpoint, e);
         }
         catch
