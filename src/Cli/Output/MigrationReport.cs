@@ -56,6 +56,7 @@ internal sealed class MigrationReport(OutputMode mode, string command, string ro
                     w.WriteStartObject();
                     w.WriteNumber("id", d.Spec.Id);
                     w.WriteString("name", d.Device.Name);
+                    w.WriteString("state", StateAfterFailure(d));
                     WriteDigest(w, d);
                     w.WriteEndObject();
                 }
@@ -94,6 +95,22 @@ internal sealed class MigrationReport(OutputMode mode, string command, string ro
             w.WriteEndObject();
         }
         w.WriteEndArray();
+    }
+
+    /// <summary>
+    /// Where the device stands after the failure (a failed migration leaves the source Running and resets the destination,
+    /// which also comes back Running): operators read it to know the VM's devices are safe. A device too broken to answer says why.
+    /// </summary>
+    private static string StateAfterFailure(OpenDevice d)
+    {
+        try
+        {
+            return d.Device.GetState().ToString();
+        }
+        catch (Exception e) when (e is StreamKit.Device.DeviceException or ObjectDisposedException)
+        {
+            return "unknown: " + e.Message;
+        }
     }
 
     private static void WriteDigest(Utf8JsonWriter w, OpenDevice d)
