@@ -108,6 +108,7 @@ internal static class E2eChild
             Compression = spec.Lz4 ? PayloadCompression.Lz4 : PayloadCompression.None,
             MaxPrecopyTime = TimeSpan.FromHours(1),
             FinalAckTimeout = TimeSpan.FromMinutes(10),
+            Transport = new TransportOptions { SocketBufferSize = spec.SocketBuffer }, // same buffers as raw
         };
         await using var sender = new MigrationSender(options);
         sender.AddDevice(1, device);
@@ -251,7 +252,12 @@ internal static class E2eChild
         int port = 0;
         if (spec.Variant == E2eVariant.StreamKit)
         {
-            receiver = new MigrationReceiver(new ReceiverOptions { ReassemblyCap = spec.ReassemblyCap, CommitTarget = MigrationState.Stop });
+            receiver = new MigrationReceiver(new ReceiverOptions
+            {
+                ReassemblyCap = spec.ReassemblyCap,
+                CommitTarget = MigrationState.Stop,
+                Transport = new TransportOptions { SocketBufferSize = spec.SocketBuffer },
+            });
             receiver.AddDevice(1, probed);
             await receiver.ListenAsync(TransportAddress.Tcp("127.0.0.1", 0));
             port = receiver.BoundAddress!.Port;

@@ -67,7 +67,7 @@ internal static class E2eCommand
                     runs.Add(run);
                     done++;
                     Console.WriteLine($"  [{done}/{total} {Stopwatch.GetElapsedTime(started):hh\\:mm\\:ss}] rep {rep} {config.Key,-30} {variant,-14} " +
-                        (run.Ok ? $"{run.GBps,6:F3} GB/s  cpu s/GB {run.SenderCpuPerGB:F2}/{run.ReceiverCpuPerGB:F2}  cs/GB {run.Sender!.ContextSwitches / (run.DeviceBytes / 1e9):F0}/{run.Receiver!.ContextSwitches / (run.DeviceBytes / 1e9):F0}  jit {run.Sender.JitSeconds:F2}/{run.Receiver.JitSeconds:F2}s  foreign {run.ForeignCores:F2}" : $"FAILED: {FirstLine(run.Error)}"));
+                        (run.Ok ? $"{run.GBps,6:F3} GB/s  cpu s/GB {run.SenderCpuPerGB:F2}/{run.ReceiverCpuPerGB:F2}  cs/GB {run.Sender!.ContextSwitches / (run.DeviceBytes / 1e9):F0}/{run.Receiver!.ContextSwitches / (run.DeviceBytes / 1e9):F0}  jit {run.Sender.JitSeconds:F2}/{run.Receiver.JitSeconds:F2}s  foreign {run.ForeignCores:F2}  load {run.LoadAverage.Split(' ')[0]}" : $"FAILED: {FirstLine(run.Error)}"));
                 }
             }
         }

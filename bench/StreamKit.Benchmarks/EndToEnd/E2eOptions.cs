@@ -42,7 +42,8 @@ internal sealed record E2eOptions
           --warmup BYTES       untimed transfer first in the same processes (default 64MiB; 0 = none)
           --cap BYTES          receiver reassembly cap (default 64MiB)
           --seed N             device seed (default 1)
-          --socket-buffer BYTES  raw's SO_SNDBUF/SO_RCVBUF (default 4MiB, as StreamKit's TransportOptions; 0 = autotune)
+          --socket-buffer BYTES  SO_SNDBUF/SO_RCVBUF of raw and StreamKit (default 4MiB, StreamKit's TransportOptions
+                               default; 0 = kernel autotuning); naive always autotunes
           --out DIR            where e2e-<time>.json / .csv go (default bench/results)
           --timeout SECONDS    per run (default 600)
           --jit steady|default steady (default): children run with DOTNET_TieredCompilation=0, so the timed run is
