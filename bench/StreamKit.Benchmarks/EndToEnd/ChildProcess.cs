@@ -92,11 +92,13 @@ internal sealed class ChildProcess : IAsyncDisposable
         var exited = _process.WaitForExitAsync(cancellationToken);
         if (await Task.WhenAny(reading, exited).ConfigureAwait(false) != reading)
         {
-            // The process ended: its last control lines may still be in flight.
+            // The process ended: its last control lines may still be in flight. The pending read above
+            // receives the next one (a TryRead here would race it and lose the line), so wait for the
+            // pumps to drain and then look at that read.
             await Task.WhenAll(_stdout, _stderr).WaitAsync(TimeSpan.FromSeconds(5), CancellationToken.None).ConfigureAwait(false);
-            if (!_control.Reader.TryRead(out var late))
+            if (!reading.IsCompletedSuccessfully)
                 throw new InvalidOperationException($"{_name} exited ({_process.ExitCode}) while {word} was expected; last output:\n{Tail()}");
-            return Check(late, word);
+            return Check(reading.Result, word);
         }
         return Check(await reading.ConfigureAwait(false), word);
     }

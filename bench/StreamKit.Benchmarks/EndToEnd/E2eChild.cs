@@ -108,6 +108,8 @@ internal static class E2eChild
             Compression = spec.Lz4 ? PayloadCompression.Lz4 : PayloadCompression.None,
             MaxPrecopyTime = TimeSpan.FromHours(1),
             FinalAckTimeout = TimeSpan.FromMinutes(10),
+            // Same buffers as raw; the emulated link, if any, is the same token bucket raw paces with.
+            Transport = new TransportOptions { SocketBufferSize = spec.SocketBuffer, BandwidthLimit = spec.LinkRate },
         };
         await using var sender = new MigrationSender(options);
         sender.AddDevice(1, device);
@@ -150,6 +152,8 @@ internal static class E2eChild
             SendAll(sockets[i], index);
         }
         long chunks = 0;
+        // The emulated link: the bucket StreamKit's BandwidthLimit uses, with its default burst.
+        var link = spec.LinkRate > 0 ? ConnectionSettings.CreateBucket(new TransportOptions { BandwidthLimit = spec.LinkRate }) : null;
         if (n == 1)
         {
             var buffer = GC.AllocateUninitializedArray<byte>(spec.ChunkSize, pinned: true);
@@ -158,6 +162,7 @@ internal static class E2eChild
                 int got = source.ReadFull(buffer);
                 if (got == 0) break;
                 chunks++;
+                Pace(link, got);
                 SendAll(sockets[0], buffer.AsSpan(0, got));
                 if (got < buffer.Length) break;
             }
@@ -170,6 +175,7 @@ internal static class E2eChild
                 while (true)
                 {
                     var (buffer, length) = queues[i].TakeFull();
+                    Pace(link, length);
                     SendAll(sockets[i], buffer.AsSpan(0, length));
                     queues[i].PutFree(buffer);
                     if (length < spec.ChunkSize) return;
@@ -202,6 +208,13 @@ internal static class E2eChild
             s.Dispose();
         }
         return (source.Bytes, chunks, 0, source.Bytes);
+    }
+
+    private static void Pace(TokenBucket? link, int bytes)
+    {
+        if (link is null || bytes == 0) return;
+        var wait = link.Reserve(bytes);
+        if (wait > TimeSpan.Zero) Thread.Sleep(wait);
     }
 
     /// <summary>The receiver closes once it has committed: the sender's time includes the whole transfer, as StreamKit's FINAL_ACK wait does.</summary>
@@ -251,7 +264,12 @@ internal static class E2eChild
         int port = 0;
         if (spec.Variant == E2eVariant.StreamKit)
         {
-            receiver = new MigrationReceiver(new ReceiverOptions { ReassemblyCap = spec.ReassemblyCap, CommitTarget = MigrationState.Stop });
+            receiver = new MigrationReceiver(new ReceiverOptions
+            {
+                ReassemblyCap = spec.ReassemblyCap,
+                CommitTarget = MigrationState.Stop,
+                Transport = new TransportOptions { SocketBufferSize = spec.SocketBuffer },
+            });
             receiver.AddDevice(1, probed);
             await receiver.ListenAsync(TransportAddress.Tcp("127.0.0.1", 0));
             port = receiver.BoundAddress!.Port;

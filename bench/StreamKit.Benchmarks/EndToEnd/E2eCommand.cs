@@ -46,7 +46,8 @@ internal static class E2eCommand
         if (options.Jit == "steady") ChildProcess.Environment["DOTNET_TieredCompilation"] = "0";
         var plan = BuildPlan(options, haveLz4Socat);
         var machine = MachineInfo.Collect();
-        Console.WriteLine($"e2e: {E2eOptions.FormatSize(options.SizeBytes)} per run, {options.Repeat} repetitions, warm-up {E2eOptions.FormatSize(options.WarmupBytes)}, cap {E2eOptions.FormatSize(options.ReassemblyCap)}, jit {options.Jit}");
+        Console.WriteLine($"e2e: {E2eOptions.FormatSize(options.SizeBytes)} per run, {options.Repeat} repetitions, warm-up {E2eOptions.FormatSize(options.WarmupBytes)}, cap {E2eOptions.FormatSize(options.ReassemblyCap)}, jit {options.Jit}" +
+            (options.LinkRate > 0 ? $", link {options.LinkRate / 1e9:F3} GB/s (raw and StreamKit senders)" : ""));
         Console.WriteLine($"machine: {machine.Cpu}, {machine.Cpus} CPUs, kernel {machine.Kernel}, {machine.Runtime}; nice {machine.Nice}, {machine.Autogroup}; load {machine.LoadAverage}");
         if (!haveLz4Socat) Console.WriteLine("lz4 or socat not found on PATH: the lz4|socat variant is skipped");
         int total = plan.Sum(c => c.Variants.Length) * options.Repeat;
@@ -67,7 +68,7 @@ internal static class E2eCommand
                     runs.Add(run);
                     done++;
                     Console.WriteLine($"  [{done}/{total} {Stopwatch.GetElapsedTime(started):hh\\:mm\\:ss}] rep {rep} {config.Key,-30} {variant,-14} " +
-                        (run.Ok ? $"{run.GBps,6:F3} GB/s  cpu s/GB {run.SenderCpuPerGB:F2}/{run.ReceiverCpuPerGB:F2}  cs/GB {run.Sender!.ContextSwitches / (run.DeviceBytes / 1e9):F0}/{run.Receiver!.ContextSwitches / (run.DeviceBytes / 1e9):F0}  jit {run.Sender.JitSeconds:F2}/{run.Receiver.JitSeconds:F2}s  foreign {run.ForeignCores:F2}" : $"FAILED: {FirstLine(run.Error)}"));
+                        (run.Ok ? $"{run.GBps,6:F3} GB/s  cpu s/GB {run.SenderCpuPerGB:F2}/{run.ReceiverCpuPerGB:F2}  cs/GB {run.Sender!.ContextSwitches / (run.DeviceBytes / 1e9):F0}/{run.Receiver!.ContextSwitches / (run.DeviceBytes / 1e9):F0}  jit {run.Sender.JitSeconds:F2}/{run.Receiver.JitSeconds:F2}s  foreign {run.ForeignCores:F2}  load {run.LoadAverage.Split(' ')[0]}" : $"FAILED: {FirstLine(run.Error)}"));
                 }
             }
         }
@@ -88,7 +89,7 @@ internal static class E2eCommand
 
     private static object OptionsForJson(E2eOptions o) => new
     {
-        o.SizeBytes, o.Zero, o.Chunk, o.Channels, o.Lz4, o.Matrix, o.Repeat, o.Variants, o.WarmupBytes, o.ReassemblyCap, o.Seed, o.SocketBuffer, o.Jit,
+        o.SizeBytes, o.Zero, o.Chunk, o.Channels, o.Lz4, o.Matrix, o.Repeat, o.Variants, o.WarmupBytes, o.ReassemblyCap, o.Seed, o.SocketBuffer, o.LinkRate, o.Jit,
     };
 
     private static string FirstLine(string? s) => s is null ? "" : s.Split('\n')[0];
@@ -151,6 +152,7 @@ internal static class E2eCommand
         ReassemblyCap = o.ReassemblyCap,
         WarmupBytes = label == E2eLabel.Lz4Socat ? 0 : o.WarmupBytes,
         SocketBuffer = o.SocketBuffer,
+        LinkRate = label is E2eLabel.Raw or E2eLabel.StreamKit or E2eLabel.StreamKitLz4 ? o.LinkRate : 0,
     };
 
     private static async Task<E2eRun> RunOneAsync(E2eOptions o, E2eConfig config, string label, int rep)

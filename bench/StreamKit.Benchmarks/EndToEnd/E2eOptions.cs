@@ -17,6 +17,7 @@ internal sealed record E2eOptions
     public long ReassemblyCap { get; init; } = 64L << 20;
     public ulong Seed { get; init; } = 1;
     public int SocketBuffer { get; init; } = 4 << 20;
+    public long LinkRate { get; init; }
     public string OutDirectory { get; init; } = "bench/results";
     public TimeSpan RunTimeout { get; init; } = TimeSpan.FromMinutes(10);
     public bool Verbose { get; init; }
@@ -42,7 +43,12 @@ internal sealed record E2eOptions
           --warmup BYTES       untimed transfer first in the same processes (default 64MiB; 0 = none)
           --cap BYTES          receiver reassembly cap (default 64MiB)
           --seed N             device seed (default 1)
-          --socket-buffer BYTES  raw's SO_SNDBUF/SO_RCVBUF (default 4MiB, as StreamKit's TransportOptions; 0 = autotune)
+          --socket-buffer BYTES  SO_SNDBUF/SO_RCVBUF of raw and StreamKit (default 4MiB, StreamKit's TransportOptions
+                               default; 0 = kernel autotuning); naive always autotunes
+          --link-rate BYTES    emulate a link of BYTES per second (suffixes KiB MiB GiB): one token bucket on the
+                               sender of raw and StreamKit (BandwidthLimit) alike, so elided zero runs and
+                               compression show as the effective device bytes/s they buy on a slower network;
+                               default 0 = loopback speed (naive and lz4|socat are never limited)
           --out DIR            where e2e-<time>.json / .csv go (default bench/results)
           --timeout SECONDS    per run (default 600)
           --jit steady|default steady (default): children run with DOTNET_TieredCompilation=0, so the timed run is
@@ -74,6 +80,7 @@ internal sealed record E2eOptions
                 "--seed" => o with { Seed = ulong.Parse(Value(), CultureInfo.InvariantCulture) },
                 "--socket-buffer" => o with { SocketBuffer = checked((int)ParseSize(Value())) },
                 "--out" => o with { OutDirectory = Value() },
+                "--link-rate" => o with { LinkRate = ParseSize(Value()) },
                 "--timeout" => o with { RunTimeout = TimeSpan.FromSeconds(double.Parse(Value(), CultureInfo.InvariantCulture)) },
                 "--verbose" => o with { Verbose = true },
                 "--jit" => o with { Jit = Value() is "default" or "tiered" ? "default" : "steady" },

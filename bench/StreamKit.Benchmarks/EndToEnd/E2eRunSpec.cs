@@ -44,6 +44,12 @@ internal sealed record E2eRunSpec
     /// <summary>SO_SNDBUF/SO_RCVBUF for raw (StreamKit's TransportOptions default, 4 MiB); 0 = kernel autotuning.</summary>
     public int SocketBuffer { get; init; } = 4 << 20;
 
+    /// <summary>
+    /// Emulated link: bytes per second through one token bucket on the sender (StreamKit's
+    /// TransportOptions.BandwidthLimit, the same bucket class paced in raw's send loop); 0 = no limit.
+    /// </summary>
+    public long LinkRate { get; init; }
+
     /// <summary>Where control lines (WAITING/READY/DONE) go: stdout, or stderr when stdout carries data (gen).</summary>
     public bool ControlOnStderr { get; init; }
 

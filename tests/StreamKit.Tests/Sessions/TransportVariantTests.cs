@@ -157,6 +157,33 @@ public class TransportVariantTests
         }
     }
 
+    [Theory]
+    [InlineData(PayloadCompression.None, 1 << 20, 1)]
+    [InlineData(PayloadCompression.None, 64 << 10, 2)]
+    [InlineData(PayloadCompression.Lz4, 1 << 20, 2)]
+    public async Task HalfZeroReadsSplitIntoDataAndZeroRunSegments(PayloadCompression compression, int chunkSize, int channels)
+    {
+        // Half the pages zero, big reads: each read mixes data and zero runs, so SendData packs several
+        // DATA and ZERO_RUN chunks into one buffer, moving data segments down over the elided zeros.
+        var (source, destination) = Pair("sim:profile=bulk,size=16MiB,seed=44,zero=0.5");
+        using (source)
+        using (destination)
+        {
+            ulong digest = source.StateDigest;
+            var outcome = await RunAsync(source, destination, Sender(compression, chunkSize: chunkSize), Receiver(), LoopbackTcp(), channels);
+            AssertMigrated(outcome, source, destination, digest);
+            var sent = Assert.Single(outcome.Sent!.Devices);
+            var received = Assert.Single(outcome.Received!.Devices);
+            long raw = sent.PrecopyBytes + sent.StopCopyBytes;
+            // Runs of whole zero pages are ~half the state; a run that straddles a 32-byte run header is cut by it.
+            Assert.InRange(sent.ZeroBytes, raw * 35 / 100, raw * 55 / 100);
+            Assert.Equal(sent.ZeroBytes, received.ZeroBytes);
+            // More chunks than reads: the reads were split.
+            Assert.True(sent.Chunks > raw / chunkSize * 2, sent.ToString());
+            Assert.True(sent.WireBytes < raw - sent.ZeroBytes + sent.Chunks * 64L, sent.ToString());
+        }
+    }
+
     [Fact]
     public async Task MigratesSeveralDevicesTogetherThroughP2P()
     {
