@@ -15,9 +15,17 @@ namespace StreamKit.Transport;
 /// </summary>
 internal static class RdmaTransport
 {
-    /// <summary>The channel sizing sessions use (1 MiB messages, 8 credits each way).</summary>
+    /// <summary>
+    /// Message size: a default 1 MiB chunk payload plus its 48-byte header, rounded to a page, so
+    /// each chunk of the default size is one message (larger chunks are split, still zero-copy).
+    /// </summary>
+    internal const int MessageSize = (1 << 20) + 4096;
+
+    /// <summary>The channel sizing sessions use (1 MiB + 4 KiB messages, 8 data credits each way).</summary>
     internal static RdmaChannelOptions ChannelOptions(TransportOptions options) => new()
     {
+        ReceiveBufferSize = MessageSize,
+        MaxSendBufferSize = MessageSize,
         ConnectTimeout = options.ConnectTimeout == Timeout.InfiniteTimeSpan ? TimeSpan.FromDays(1) : options.ConnectTimeout,
     };
 
