@@ -93,7 +93,16 @@ internal sealed class SessionPeer : IDisposable
                     await using var sender = new MigrationSender(SessionChecks.Sender());
                     sender.AddDevice(1, source);
                     Console.WriteLine("SENDING");
-                    await sender.RunAsync(TransportAddress.Parse($"rdma://{host}:{port}?channels=2"));
+                    var run = sender.RunAsync(TransportAddress.Parse($"rdma://{host}:{port}?channels=2"));
+                    while (!run.IsCompleted)
+                    {
+                        // Diagnostics for the parent's log: where the sender is, and each channel's credit state.
+                        await Task.WhenAny(run, Task.Delay(2000));
+                        var progress = sender.GetProgress();
+                        var channels = sender.Session.Channels.Select(c => c.Connection).OfType<RdmaConnection>().Select(c => c.Channel.Counters.ToString());
+                        Console.WriteLine($"progress {progress.Phase} {progress.WireBytes} B; {string.Join(" | ", channels)}");
+                    }
+                    await run;
                     return 0;
                 }
                 default:

@@ -98,11 +98,7 @@ internal sealed class RdmaConnection : TransportConnection
                 if (segment.IsEmpty) continue;
                 if (MemoryMarshal.TryGetArray(segment, out var array) && FindRegistered(array.Array!) is { } region)
                 {
-                    if (packing is not null)
-                    {
-                        packing.Send(packed);
-                        packing = null;
-                    }
+                    if (packing is not null) SendPacked(ref packing, ref packed);
                     await _channel.SendRegisteredAsync(region, array.Offset, array.Count, cancellationToken).ConfigureAwait(false);
                     Volatile.Write(ref _zeroCopyBytes, _zeroCopyBytes + array.Count);
                     continue;
@@ -115,19 +111,10 @@ internal sealed class RdmaConnection : TransportConnection
                     packed += n;
                     segment = segment[n..];
                     Volatile.Write(ref _copiedBytes, _copiedBytes + n);
-                    if (packed == packing.Memory.Length)
-                    {
-                        packing.Send(packed);
-                        packing = null;
-                        packed = 0;
-                    }
+                    if (packed == packing.Memory.Length) SendPacked(ref packing, ref packed);
                 }
             }
-            if (packing is not null)
-            {
-                packing.Send(packed);
-                packing = null;
-            }
+            if (packing is not null) SendPacked(ref packing, ref packed);
         }
         catch (RdmaException e)
         {
@@ -137,6 +124,16 @@ internal sealed class RdmaConnection : TransportConnection
         {
             if (packing is not null && !_channel.IsClosed) packing.Return();
         }
+    }
+
+    /// <summary>Sends the packed prefix of a leased buffer; the lease ends whether or not the send throws.</summary>
+    private static void SendPacked(ref RdmaSendBuffer? packing, ref int packed)
+    {
+        var buffer = packing!;
+        int length = packed;
+        packing = null;
+        packed = 0;
+        buffer.Send(length);
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]

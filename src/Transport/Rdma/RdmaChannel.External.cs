@@ -57,7 +57,7 @@ internal sealed partial class RdmaChannel
             lock (_sync)
             {
                 ThrowIfUnusable();
-                if (_endQueued) throw new InvalidOperationException("the channel's stream was already completed");
+                if (queued < length && _endQueued) throw new InvalidOperationException("the channel's stream was already completed");
                 while (queued < length && _externalFreeCount > 0)
                 {
                     int piece = Math.Min(MaxMessageSize, length - queued);
