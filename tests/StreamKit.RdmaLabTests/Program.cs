@@ -15,6 +15,7 @@ internal static class Program
     private static async Task<int> Main(string[] args)
     {
         if (args.Length > 0 && args[0] == "--peer") return await PeerProcess.RunAsync(args[1..]);
+        if (args.Length > 0 && args[0] == "--session-peer") return await SessionPeer.RunAsync(args[1..]);
 
         string? address = Environment.GetEnvironmentVariable("RDMA_LAB_ADDR");
         if (address == null || !IPAddress.TryParse(address, out var ip))
@@ -23,13 +24,21 @@ internal static class Program
             return 1;
         }
         var lab = new LabChecks(ip, Environment.GetEnvironmentVariable("RDMA_LAB_DEV") ?? "rxe0");
-        var checks = args.Length == 0 ? lab.All().ToList() : lab.All().Concat(lab.Optional()).Where(c => args.Contains(c.Name)).ToList();
+        var sessions = new SessionChecks(ip);
+        var all = lab.All().Concat(sessions.All()).ToList();
+        var checks = args.Length == 0 ? all : all.Concat(lab.Optional()).Where(c => args.Contains(c.Name)).ToList();
         if (checks.Count == 0)
         {
-            Console.WriteLine($"FAIL arguments: no check named {string.Join(", ", args)}; known: {string.Join(", ", lab.All().Concat(lab.Optional()).Select(c => c.Name))}");
+            Console.WriteLine($"FAIL arguments: no check named {string.Join(", ", args)}; known: {string.Join(", ", all.Concat(lab.Optional()).Select(c => c.Name))}");
             return 1;
         }
         int failures = 0;
+        if (args.Length == 0 && !all.Select(c => c.Name).SequenceEqual(RdmaLabCheckNames.All))
+        {
+            // The host maps each listed name to a test row: a check missing from the list would be invisible there.
+            Console.WriteLine($"FAIL check-list: the program's checks [{string.Join(", ", all.Select(c => c.Name))}] differ from RdmaLabCheckNames");
+            failures++;
+        }
         var total = Stopwatch.StartNew();
         foreach (var check in checks)
         {

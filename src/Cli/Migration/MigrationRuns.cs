@@ -113,8 +113,6 @@ internal static class MigrationRuns
     {
         if (!TransportAddress.TryParse(text, out var address, out string? error))
             throw new CliUsageException($"{option}: bad address '{text}': {error}");
-        if (address.Scheme == TransportScheme.Rdma)
-            throw new CliUsageException($"{option}: rdma:// is not available in this build; use tcp://host:port?channels=N");
         return address;
     }
 

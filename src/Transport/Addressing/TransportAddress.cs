@@ -10,7 +10,7 @@ namespace StreamKit.Transport;
 /// tcp://host:port[?channels=N]        host: name, IPv4, or [IPv6]; port 0..65535 (0 = any, listen only)
 /// unix:/abs/path[?channels=N]         also unix:///abs/path and unix:relative/path
 /// file:/abs/path                      also file:///abs/path and file:relative/path; one channel only
-/// rdma://host:port[?channels=N]       parsed; connecting reports NotAvailable
+/// rdma://host:port[?channels=N]       N RC connections over RDMA (host: an address of an RDMA interface)
 /// </code>
 /// <c>channels</c> is 1..<see cref="MaxChannels"/> (default 1). Unknown query keys are errors, so a
 /// typo never silently means "one channel".

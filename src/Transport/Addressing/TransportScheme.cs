@@ -9,6 +9,6 @@ public enum TransportScheme
     Unix,
     /// <summary><c>file:/path</c>: the stream written to (or read from) a file, same format, no return path.</summary>
     File,
-    /// <summary><c>rdma://host:port?channels=N</c>: parsed, but not available in this build.</summary>
+    /// <summary><c>rdma://host:port?channels=N</c>: N RDMA reliable connections (verbs + rdma_cm; spec/rdma-transport.md).</summary>
     Rdma,
 }

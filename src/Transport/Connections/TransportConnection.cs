@@ -264,6 +264,15 @@ internal abstract class TransportConnection : IAsyncDisposable
         GC.SuppressFinalize(this);
     }
 
+    /// <summary>
+    /// Offers a pinned (POH) array the caller will send from repeatedly, so a transport that sends
+    /// by DMA can register it once and later send from it without a copy (RDMA). The array must stay
+    /// pinned and unmodified while a send from it is in progress (as for every send); the connection
+    /// may keep a reference until it is disposed. Sockets need nothing: the default does nothing.
+    /// </summary>
+    /// <exception cref="TransportException">Registration failed (e.g. the memlock limit).</exception>
+    public virtual void RegisterSendBuffer(byte[] pinnedArray) { }
+
     /// <summary>Appended to "peer closed" messages; lets a transport name a likely cause (e.g. a refused TLS client certificate).</summary>
     protected virtual string EarlyCloseHint => "";
 

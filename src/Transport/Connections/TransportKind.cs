@@ -7,4 +7,5 @@ internal enum TransportKind
     Unix,
     File,
     Memory,
+    Rdma,
 }

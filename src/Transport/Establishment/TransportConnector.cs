@@ -7,7 +7,7 @@ namespace StreamKit.Transport;
 /// forward preamble. For tcp and unix it opens N connections concurrently (N from <c>?channels=N</c>),
 /// each connect bounded by <see cref="TransportOptions.ConnectTimeout"/> and each TLS handshake by
 /// <see cref="TransportOptions.HandshakeTimeout"/>; if any channel fails, all are closed and the first
-/// failure is thrown. For file it creates the file and writes the preamble into it.
+/// failure is thrown. For rdma it opens N RC connections (<see cref="RdmaTransport"/>). For file it creates the file and writes the preamble into it.
 /// All channels of one call share one bandwidth bucket.
 /// </summary>
 internal static class TransportConnector
@@ -29,8 +29,7 @@ internal static class TransportConnector
         switch (address.Scheme)
         {
             case TransportScheme.Rdma:
-                throw new TransportException(TransportErrorKind.NotAvailable,
-                    "RDMA is not available in this build (no RDMA transport yet); use tcp:// with ?channels=N", address.ToString());
+                return await RdmaTransport.ConnectAsync(address, preamble, options, cancellationToken).ConfigureAwait(false);
             case TransportScheme.File:
             {
                 var forward = preamble with { ChannelIndex = 0, ChannelCount = 1, Role = PreambleRole.Forward };

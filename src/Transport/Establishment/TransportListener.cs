@@ -2,7 +2,7 @@ namespace StreamKit.Transport;
 
 /// <summary>
 /// The receiving end of a transport address: yields incoming streams as <see cref="ChannelGroup"/>s
-/// whose forward preambles have been read and checked. For tcp and unix it listens, accepts,
+/// whose forward preambles have been read and checked. For tcp, unix and rdma it listens, accepts,
 /// handshakes every connection concurrently under its own deadline and groups channels by stream id;
 /// for file it opens the file and reads its preamble (one stream).
 /// </summary>
@@ -22,7 +22,7 @@ internal abstract class TransportListener : IAsyncDisposable
     public abstract ValueTask DisposeAsync();
 
     /// <summary>Starts listening at (or opens) <paramref name="address"/>.</summary>
-    /// <param name="address">tcp, unix or file.</param>
+    /// <param name="address">tcp, unix, rdma or file.</param>
     /// <param name="options">Settings (default <see cref="TransportOptions.Default"/>).</param>
     /// <param name="onRejected">Called (on a pool thread) for every refused connection, with the reason.</param>
     /// <exception cref="TransportException">The address is in use, unavailable, or the file cannot be opened.</exception>
@@ -34,8 +34,8 @@ internal abstract class TransportListener : IAsyncDisposable
         {
             TransportScheme.Tcp or TransportScheme.Unix => SocketListener.Start(address, options, onRejected),
             TransportScheme.File => new FileListener(address, options),
-            _ => throw new TransportException(TransportErrorKind.NotAvailable,
-                "RDMA is not available in this build (no RDMA transport yet); use tcp:// with ?channels=N", address.ToString()),
+            TransportScheme.Rdma => RdmaTransportListener.Start(address, options, onRejected),
+            _ => throw new ArgumentOutOfRangeException(nameof(address), address.Scheme, "unknown transport scheme"),
         };
     }
 }

@@ -99,6 +99,12 @@ internal sealed unsafe partial class RdmaChannel
                 FreeSlotLocked(slot);
                 _sendSignal.Set();
                 break;
+            case WorkKind.SendExternal:
+                _sendsInFlight--;
+                _externalOutstanding--;
+                _externalFree[_externalFreeCount++] = slot;
+                _sendSignal.Set();
+                break;
             case WorkKind.SendEnd:
                 _sendsInFlight--;
                 _endCompleted = ok;

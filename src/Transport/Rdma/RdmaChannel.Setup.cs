@@ -86,8 +86,9 @@ internal sealed unsafe partial class RdmaChannel
         _compChannel = VerbsNative.ibv_create_comp_channel(context);
         if (_compChannel == null) throw RdmaException.FromErrno(RdmaErrorKind.SetupFailed, "ibv_create_comp_channel failed");
 
-        // Send queue: every send buffer, every credit-only message we allow in flight, the end marker.
-        int sendWrs = _options.SendDepth + _options.ControlDepth + 1;
+        // Send queue: every send buffer, every zero-copy send from caller memory, every credit-only
+        // message we allow in flight, the end marker.
+        int sendWrs = 2 * _options.SendDepth + _options.ControlDepth + 1;
         int receiveWrs = _received.Length;
         _cq = VerbsNative.ibv_create_cq(context, sendWrs + receiveWrs, 0, _compChannel, 0);
         if (_cq == null) throw RdmaException.FromErrno(RdmaErrorKind.SetupFailed, $"ibv_create_cq({sendWrs + receiveWrs}) failed");
@@ -132,7 +133,11 @@ internal sealed unsafe partial class RdmaChannel
             _freeSlots[slot] = _sendBuffers.Length - 1 - slot;
         }
         _freeCount = _sendBuffers.Length;
-        _pending = new IntRing(_options.SendDepth + 1);
+        _pending = new IntRing(2 * _options.SendDepth + 1);
+        _externalSends = new ExternalSend[_options.SendDepth];
+        _externalFree = new int[_options.SendDepth];
+        for (int i = 0; i < _externalFree.Length; i++) _externalFree[i] = i;
+        _externalFreeCount = _externalFree.Length;
         _ledger = new CreditLedger(peer.DataCredits, peer.ControlCredits, _options.ReceiveDepth, _options.ControlDepth);
         _progress = new Thread(ProgressLoop) { IsBackground = true, Name = $"rdma-progress {RemoteEndPoint}" };
         _progress.Start();
@@ -159,9 +164,18 @@ internal sealed unsafe partial class RdmaChannel
         _sendWr->WrId = WorkId(work, slot);
         if (length > 0)
         {
-            _sendSge->Addr = _sendMemory!.SlotAddress(slot);
+            if (work == WorkKind.SendExternal)
+            {
+                ref readonly var external = ref _externalSends[slot];
+                _sendSge->Addr = external.Address;
+                _sendSge->Lkey = external.Lkey;
+            }
+            else
+            {
+                _sendSge->Addr = _sendMemory!.SlotAddress(slot);
+                _sendSge->Lkey = _sendMemory.Lkey;
+            }
             _sendSge->Length = (uint)length;
-            _sendSge->Lkey = _sendMemory.Lkey;
             _sendWr->SgList = _sendSge;
             _sendWr->NumSge = 1;
         }
@@ -205,6 +219,8 @@ internal sealed unsafe partial class RdmaChannel
         _compChannel = null;
         _sendMemory?.Dispose();
         _receiveMemory?.Dispose();
+        foreach (var region in _externalRegions) region.Dispose();
+        _externalRegions.Clear();
         if (_pd != 0) VerbsNative.ibv_dealloc_pd(_pd);
         _pd = 0;
         if (_ownsIdAndEvents)
@@ -229,5 +245,6 @@ internal sealed unsafe partial class RdmaChannel
         SendEnd = 2,
         SendCredit = 3,
         Receive = 4,
+        SendExternal = 5,
     }
 }

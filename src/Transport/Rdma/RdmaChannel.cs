@@ -263,6 +263,13 @@ internal sealed partial class RdmaChannel : IDisposable, IAsyncDisposable
                 PostSendLocked(WorkKind.SendEnd, MessageKind.End, 0, 0);
                 continue;
             }
+            if ((slot & ExternalTag) != 0)
+            {
+                int index = slot & ~ExternalTag;
+                PostSendLocked(WorkKind.SendExternal, MessageKind.Data, index, _externalSends[index].Length);
+                _dataMessagesSent++;
+                continue;
+            }
             var buffer = _sendBuffers[slot];
             buffer.State = SendBufferState.InFlight;
             PostSendLocked(WorkKind.SendData, MessageKind.Data, slot, buffer.Length);

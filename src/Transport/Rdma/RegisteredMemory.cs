@@ -31,6 +31,28 @@ internal sealed unsafe class RegisteredMemory : IDisposable
         Lkey = _mr->Lkey;
     }
 
+    /// <summary>
+    /// Registers memory the caller already owns: a pinned (POH) array, one slot. The session's
+    /// device-read buffers come this way, so the adapter sends straight from where <c>read(data_fd)</c>
+    /// put the bytes. Holding the array here keeps it alive for the registration's lifetime.
+    /// </summary>
+    /// <exception cref="RdmaException"><see cref="RdmaErrorKind.SetupFailed"/> when registration fails.</exception>
+    internal RegisteredMemory(nint pd, byte[] pinnedArray, string what)
+    {
+        SlotSize = pinnedArray.Length;
+        SlotCount = 1;
+        _array = pinnedArray;
+        _base = (byte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_array));
+        _mr = VerbsNative.ibv_reg_mr(pd, _base, (nuint)_array.Length, Ibv.AccessLocalWrite);
+        if (_mr == null)
+            throw RdmaException.FromErrno(RdmaErrorKind.SetupFailed,
+                $"ibv_reg_mr of {_array.Length} bytes of {what} failed (without CAP_IPC_LOCK, the memlock limit, ulimit -l, must cover it)");
+        Lkey = _mr->Lkey;
+    }
+
+    /// <summary>The registered array.</summary>
+    internal byte[] Array => _array;
+
     internal int SlotSize { get; }
     internal int SlotCount { get; }
     internal uint Lkey { get; }

@@ -87,7 +87,7 @@ internal sealed class ReceiverSession
         var address = _listener.Address;
         EndPoint? endPoint = address.Scheme switch
         {
-            TransportScheme.Tcp => new IPEndPoint(IPAddress.TryParse(address.Host, out var ip) ? ip : IPAddress.Loopback, address.Port),
+            TransportScheme.Tcp or TransportScheme.Rdma => new IPEndPoint(IPAddress.TryParse(address.Host, out var ip) ? ip : IPAddress.Loopback, address.Port),
             TransportScheme.Unix => new UnixDomainSocketEndPoint(address.Path!),
             _ => null,
         };

@@ -50,14 +50,22 @@ internal sealed class SenderDevicePump : IChunkBufferOwner
         HasPrecopy = (device.Features & MigrationFeatures.PreCopy) != 0;
         _chunkSize = session.Options.ChunkSize;
         _nextChannel = index % session.Channels.Length;
+        var buffers = new byte[BufferCount][];
+        Buffers = buffers;
         for (int i = 0; i < BufferCount; i++)
-            _free.Push(GC.AllocateUninitializedArray<byte>(ChunkHeader.Size + _chunkSize, pinned: true));
+            _free.Push(buffers[i] = GC.AllocateUninitializedArray<byte>(ChunkHeader.Size + _chunkSize, pinned: true));
         try { StopCopyEstimate = device.GetStopCopySizeEstimate() is { } e ? (long)Math.Min(e, long.MaxValue) : null; }
         catch (DeviceException) { StopCopyEstimate = null; }
     }
 
     internal ushort Id { get; }
     internal IMigrationDevice Device { get; }
+
+    /// <summary>
+    /// Every pinned buffer this pump reads device bytes into (header at [0..48), payload after):
+    /// offered to each channel's connection so a DMA transport can send from them in place.
+    /// </summary>
+    internal IReadOnlyList<byte[]> Buffers { get; }
     internal bool HasPrecopy { get; }
     internal long? StopCopyEstimate { get; }
     internal uint Epoch => Volatile.Read(ref _epoch);

@@ -138,6 +138,12 @@ internal sealed class SenderSession
                 Channels[i] = new ChannelSender(i, _group[i], writers[i], sinks[i], queueCapacity, keepaliveInterval);
             Gate = new SwitchoverGate(_devices.Count);
             _pumps = _devices.Select((d, i) => new SenderDevicePump(this, i, d.Id, d.Device)).ToArray();
+            // Device bytes are read() into the pumps' pinned buffers; over RDMA the adapter sends from
+            // them in place once they are registered with each channel (a no-op for sockets).
+            foreach (var channel in Channels)
+                foreach (var pump in _pumps)
+                    foreach (var buffer in pump.Buffers)
+                        channel.Connection.RegisterSendBuffer(buffer);
 
             if (!file)
             {

@@ -31,3 +31,13 @@ public sealed class RdmaLabFactAttribute : FactAttribute
         if (VfioLabEnvironment.RdmaSkipReason is { } reason) Skip = reason;
     }
 }
+
+/// <summary>A theory that needs the lab with soft-RoCE (<c>run.sh --rdma</c>); skipped, with the reason shown, where it cannot run.</summary>
+public sealed class RdmaLabTheoryAttribute : TheoryAttribute
+{
+    /// <summary>Sets <see cref="FactAttribute.Skip"/> when the lab or the RDMA packages are missing.</summary>
+    public RdmaLabTheoryAttribute()
+    {
+        if (VfioLabEnvironment.RdmaSkipReason is { } reason) Skip = reason;
+    }
+}

@@ -16,7 +16,7 @@ public sealed class RdmaLabRun() : LabRun(rdma: true);
 /// <summary>A lab boot running one check program; see <see cref="VfioLabRun"/> and <see cref="RdmaLabRun"/>.</summary>
 public abstract partial class LabRun
 {
-    private static readonly TimeSpan Watchdog = TimeSpan.FromSeconds(660);
+    private static readonly TimeSpan Watchdog = TimeSpan.FromSeconds(960);
     private readonly Lazy<Result> _result;
 
     private protected LabRun(bool rdma) =>
@@ -50,7 +50,7 @@ public abstract partial class LabRun
             UseShellExecute = false,
         };
         string[] args = rdma
-            ? ["--timeout", "600", "--rdma", "--", env.DotnetHost, env.LabProgram]
+            ? ["--timeout", "900", "--rdma", "--", env.DotnetHost, env.LabProgram]
             : ["--timeout", "600", "--", env.DotnetHost, env.LabProgram];
         foreach (string arg in args) start.ArgumentList.Add(arg);
 
