@@ -25,6 +25,7 @@ internal static class CliApp
             RestoreCommand.Create(),
             InspectCommand.Create(),
             VerifyCommand.Create(),
+            FuzzCommand.Create(),
         };
         var help = root.Options.OfType<HelpOption>().Single();
         help.Action = new HelpWithExitCodes((SynchronousCommandLineAction)help.Action!);

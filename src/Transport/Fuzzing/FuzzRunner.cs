@@ -156,13 +156,14 @@ internal static class FuzzRunner
     /// <c>&lt;seed&gt;-&lt;iteration&gt;.&lt;channel&gt;.bin</c> (each exactly as it would travel, for
     /// <c>streamkit verify</c> or another receiver) plus <c>cases.txt</c> with one description per case.
     /// </summary>
-    internal static int WriteStreamCases(MalformedStreamGenerator generator, string directory, ulong seed, int count, long startIteration = 0)
+    internal static int WriteStreamCases(MalformedStreamGenerator generator, string directory, ulong seed, int count, long startIteration = 0,
+        MutationFocus focus = MutationFocus.Any)
     {
         Directory.CreateDirectory(directory);
         var descriptions = new List<string>(count);
         for (long i = startIteration; i < startIteration + count; i++)
         {
-            var c = generator.Generate(seed, i);
+            var c = generator.Generate(seed, i, focus);
             for (int ch = 0; ch < c.Channels.Count; ch++)
                 File.WriteAllBytes(Path.Combine(directory, string.Create(CultureInfo.InvariantCulture, $"{seed:x}-{i:D6}.{ch}.bin")), c.Channels[ch]);
             descriptions.Add(c.Description);

@@ -29,6 +29,7 @@ internal static class FuzzTargetCatalog
         FuzzTargetInfo.Of<ReturnPathFuzzTarget>(),
         FuzzTargetInfo.Of<ControlRequestFuzzTarget>(),
         FuzzTargetInfo.Of<ControlLineFuzzTarget>(),
+        FuzzTargetInfo.Of<ReceiverSessionFuzzTarget>(),
     ];
 
     /// <summary>The target named <paramref name="name"/> (case-insensitive).</summary>

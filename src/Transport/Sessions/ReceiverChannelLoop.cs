@@ -41,9 +41,10 @@ internal sealed class ReceiverChannelLoop
         var options = _session.Options;
         using var window = new ReceiveWindow(_connection, _pool, 1 << 20, _session.ReadAhead);
         var reader = new ChunkReader(new ChunkReaderOptions { MaxPayload = options.MaxPayload, ExpectedRole = PreambleRole.Forward });
-        reader.StartAfterPreamble(_preamble, Preamble.Size);
         try
         {
+            // Inside the try: the reader's own preamble checks (e.g. max_payload below the minimum) fail the session like any format error.
+            reader.StartAfterPreamble(_preamble, Preamble.Size);
             long needed = ChunkHeader.Size;
             while (true)
             {

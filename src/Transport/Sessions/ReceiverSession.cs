@@ -94,6 +94,14 @@ internal sealed class ReceiverSession
         return Task.FromResult(endPoint);
     }
 
+    /// <summary>Receives from <paramref name="listener"/> instead of binding an address (in-process streams: the session fuzz target, tests).</summary>
+    internal void ListenOn(TransportListener listener)
+    {
+        ArgumentNullException.ThrowIfNull(listener);
+        if (_listener is not null) throw new InvalidOperationException("ListenAsync was already called");
+        _listener = listener;
+    }
+
     /// <summary>The bound address (port 0 replaced), once listening.</summary>
     internal TransportAddress? BoundAddress => _listener?.Address;
 
@@ -233,8 +241,9 @@ internal sealed class ReceiverSession
             if (loopTasks.Length > 0) await Task.WhenAny(Task.WhenAll(loopTasks), Task.Delay(ErrorSendTimeout)).ConfigureAwait(false);
             loopsStop.Cancel();
             returnTimer?.Dispose();
-            if (loopTasks.Length > 0) await Task.WhenAll(loopTasks).ConfigureAwait(false);
-            if (returnTask is not null) await returnTask.ConfigureAwait(false);
+            // Their faults are already the recorded failure: observe them, never let one replace the typed failure.
+            if (loopTasks.Length > 0) await Observe(Task.WhenAll(loopTasks)).ConfigureAwait(false);
+            if (returnTask is not null) await Observe(returnTask).ConfigureAwait(false);
             if (_group is not null) await _group.DisposeAsync().ConfigureAwait(false);
             if (_listener is not null) await _listener.DisposeAsync().ConfigureAwait(false);
             MigrationMetrics.Finished(sender: false, completed: false);
@@ -246,6 +255,12 @@ internal sealed class ReceiverSession
             returnTimer?.Dispose();
             Failure.Dispose();
         }
+    }
+
+    private static async Task Observe(Task task)
+    {
+        try { await task.ConfigureAwait(false); }
+        catch (Exception) { /* recorded as the session's failure when it happened */ }
     }
 
     /// <summary>After every channel's STREAM_END and every writer's end: nothing may be missing.</summary>

@@ -120,6 +120,10 @@ public sealed class FuzzCorpusTests(ITestOutputHelper output)
         Put("return-path", "rejection-notice", StreamKit.Transport.RejectionNotice.Encode(
             new Preamble(MalformedStreamGenerator.ReturnPathStreamId, 0, 1, StreamCapabilities.ReturnPath, 65536, 8, PreambleRole.Forward), StreamErrorCode.BadChannel, "duplicate channel 1"));
 
+        Put("receiver-session", "valid-mtty-hisi", FuzzInput.Pack([ReceiverSessionFuzzTarget.ValidStream], 0, 0, 0));
+        Put("receiver-session", "valid-mtty-hisi-cut", FuzzInput.Pack([ReceiverSessionFuzzTarget.ValidStream], 3, 0, 77));
+        Put("receiver-session", "crash-max-payload-4095", FuzzInput.Pack([ReceiverSessionRegressionTests.PreambleOnly(4095, StreamCapabilities.None)], 0, 0, 0));
+        Put("receiver-session", "crash-switchover-ack-without-return-path", FuzzInput.Pack([ReceiverSessionRegressionTests.PreambleOnly(65536, StreamCapabilities.SwitchoverAck)], 0, 0, 0));
         foreach (var target in FuzzTargetCatalog.All) Generated(target.Name, target.Name is "return-path" or "control-line" ? 6 : 4);
     }
 }

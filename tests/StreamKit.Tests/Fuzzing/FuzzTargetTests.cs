@@ -47,6 +47,9 @@ public sealed class FuzzTargetTests(ITestOutputHelper output)
     [Fact, FuzzTargetTest(typeof(ControlLineFuzzTarget))]
     public void ControlLine() => Fuzz(FuzzTargetInfo.Of<ControlLineFuzzTarget>());
 
+    [Fact, FuzzTargetTest(typeof(ReceiverSessionFuzzTarget))]
+    public void ReceiverSession() => Fuzz(FuzzTargetInfo.Of<ReceiverSessionFuzzTarget>());
+
     private void Fuzz(FuzzTargetInfo target)
     {
         var report = FuzzRunner.Run(target, new FuzzRunOptions { Seed = Seed, Iterations = Iterations, Duration = Cap });

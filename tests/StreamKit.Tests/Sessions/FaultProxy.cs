@@ -8,7 +8,9 @@ namespace StreamKit.Tests.Sessions;
 /// A TCP proxy on loopback that forwards connections to a target and injects one fault into one of
 /// them: cut the connection (both directions, with a reset) once a number of bytes went through in one
 /// direction, flip one bit of the byte at a given offset, or freeze it there (both directions stop
-/// forwarding, the sockets stay open: a peer that hangs). Connections are numbered in accept order.
+/// forwarding, the sockets stay open: a peer that hangs), stop reading from the sender there (its
+/// socket buffers fill: a receiver that stops reading), or overwrite the bytes from there with given
+/// ones (garbage, a forged header). Connections are numbered in accept order.
 /// </summary>
 internal sealed class FaultProxy : IAsyncDisposable
 {
@@ -21,10 +23,11 @@ internal sealed class FaultProxy : IAsyncDisposable
 
     public enum Direction { Forward, Return }
 
-    public enum Kind { Cut, Flip, Freeze }
+    public enum Kind { Cut, Flip, Freeze, StopReading, Overwrite }
 
     /// <summary>Which connection (accept order), which direction, at which byte offset of that direction, and what happens there.</summary>
-    public sealed record Fault(int Connection, Direction Direction, long Offset, Kind What);
+    /// <param name="Bytes">For <see cref="Kind.Overwrite"/>: the bytes that replace those from <paramref name="Offset"/> on (same length).</param>
+    public sealed record Fault(int Connection, Direction Direction, long Offset, Kind What, byte[]? Bytes = null);
 
     private volatile bool _frozen;
 
@@ -79,6 +82,20 @@ internal sealed class FaultProxy : IAsyncDisposable
                     return;
                 }
                 if (_frozen && connection == _fault.Connection) continue; // swallowed: the peer hangs
+                if (faulty && _fault.What == Kind.Overwrite)
+                {
+                    byte[] with = _fault.Bytes!;
+                    for (int i = 0; i < n; i++)
+                    {
+                        long at = position + i - _fault.Offset;
+                        if (at < 0 || at >= with.Length) continue;
+                        buffer[i] = with[at];
+                        Fired = true;
+                    }
+                    await to.SendAsync(buffer.AsMemory(0, n), SocketFlags.None, _stop.Token);
+                    position += n;
+                    continue;
+                }
                 if (faulty && !Fired && position + n > _fault.Offset)
                 {
                     int at = (int)(_fault.Offset - position);
@@ -86,6 +103,12 @@ internal sealed class FaultProxy : IAsyncDisposable
                     {
                         buffer[at] ^= 0x10;
                         Fired = true;
+                    }
+                    else if (_fault.What == Kind.StopReading)
+                    {
+                        if (at > 0) await to.SendAsync(buffer.AsMemory(0, at), SocketFlags.None, _stop.Token);
+                        Fired = true;
+                        await Task.Delay(Timeout.Infinite, _stop.Token); // never read from the sender again
                     }
                     else if (_fault.What == Kind.Freeze)
                     {
