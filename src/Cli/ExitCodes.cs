@@ -6,7 +6,7 @@ namespace StreamKit.Cli;
 
 /// <summary>
 /// The process exit codes of every `streamkit` command. Stable: scripts branch on them. Printed by
-/// <c>--help</c> (<see cref="HelpText"/>) and documented in README-CLI.md.
+/// <c>--help</c> (<see cref="HelpText"/>) and listed in README.md ("Exit codes"), which a test keeps equal to <see cref="Table"/>.
 /// </summary>
 internal static class ExitCodes
 {
@@ -16,7 +16,7 @@ internal static class ExitCodes
     /// <summary>The migration started and failed; the typed reason (wire error code) is printed. Source devices are back in RUNNING, destination devices reset.</summary>
     internal const int MigrationFailed = 1;
 
-    /// <summary>Bad command line: unknown option, bad device SPEC, bad URI, bad size.</summary>
+    /// <summary>Bad command line: unknown option, bad device SPEC, bad URI, bad size, a file to read that does not exist.</summary>
     internal const int Usage = 2;
 
     /// <summary>A device could not be opened or used, or a device failed the migration (source device failed, destination device rejected its state).</summary>
@@ -31,12 +31,12 @@ internal static class ExitCodes
     /// <summary>Cancelled: SIGINT/SIGTERM, or the migration was cancelled (control socket cancel).</summary>
     internal const int Cancelled = 130;
 
-    /// <summary>The table for --help and README-CLI.md.</summary>
+    /// <summary>The table for --help and README.md (UsageTests checks that the README's table says exactly this).</summary>
     internal static readonly (int Code, string Meaning)[] Table =
     [
         (Success, "success: migration committed on the destination / stream verified"),
         (MigrationFailed, "migration failed (the typed reason, a wire-format error code, is printed); sources back in RUNNING, destinations reset"),
-        (Usage, "usage error: unknown option, bad device SPEC, bad URI or size"),
+        (Usage, "usage error: unknown option, bad device SPEC, bad URI or size, missing file"),
         (DeviceError, "device error: cannot open a device, source device failed, destination device rejected the state"),
         (TransportError, "transport error: connect/listen failed, connection lost, timeout, TLS failure"),
         (StreamError, "stream format error: verify/inspect found a fault, or the receiver rejected a malformed stream"),

@@ -10,7 +10,8 @@ namespace StreamKit.LabTests;
 /// The `streamkit` command against the lab's real mtty devices: `streamkit receive --device vfio:B`
 /// and `streamkit send --device vfio:A` as two processes over TCP loopback migrate A into B, then B's
 /// UART registers and FIFO are read back and compared with A's. The second check resets A during
-/// pre-copy and expects the migration to survive with a discard.
+/// pre-copy and expects the migration to survive with a discard; the third does that through the
+/// group/container API (<c>vfio-group:</c> SPECs).
 /// <para>
 /// How A is reset from outside its migration: mtty allows one open of a device at a time, so while
 /// `streamkit send` holds A nothing else can reach it. The sender has a hidden test-only option,
@@ -33,8 +34,11 @@ internal sealed class CliChecks(CheckRunner runner)
             sourceSpec: $"vfio:{Env('A', "CDEV")}", destinationSpec: $"vfio:{Env('B', "CDEV")}",
             seedA: [(0x3c, 0x03, "CLI"), (0xc3, 0x1b, "ok")], seedB: [(0x01, 0x00, "old"), (0x02, 0x00, "")], injectReset: false));
         runner.Run("cli.discard_reset_in_precopy", () => Migrate(
-            sourceSpec: $"vfio-group:{Env('A', "GROUP")}:{Env('A', "UUID")}", destinationSpec: $"vfio-group:{Env('B', "GROUP")}:{Env('B', "UUID")}",
+            sourceSpec: $"vfio:{Env('A', "CDEV")}", destinationSpec: $"vfio:{Env('B', "CDEV")}",
             seedA: [(0x6b, 0x07, "RESET"), (0xb6, 0x0b, "d")], seedB: [(0x10, 0x00, ""), (0x20, 0x00, "zz")], injectReset: true));
+        runner.Run("cli.group_discard_reset_in_precopy", () => Migrate(
+            sourceSpec: $"vfio-group:{Env('A', "GROUP")}:{Env('A', "UUID")}", destinationSpec: $"vfio-group:{Env('B', "GROUP")}:{Env('B', "UUID")}",
+            seedA: [(0x5a, 0x03, "GROUP"), (0xa5, 0x1f, "grp")], seedB: [(0x11, 0x00, "x"), (0x22, 0x00, "")], injectReset: true));
     }
 
     private static string Migrate(string sourceSpec, string destinationSpec, (byte Scr, byte Lcr, string Fifo)[] seedA, (byte Scr, byte Lcr, string Fifo)[] seedB, bool injectReset)

@@ -46,6 +46,7 @@ internal static class LabCheckNames
     [
         "cli.migrate_tcp",
         "cli.discard_reset_in_precopy",
+        "cli.group_discard_reset_in_precopy",
     ];
 
     /// <summary>All check names, "api.check", in run order.</summary>

@@ -63,11 +63,11 @@ internal static class InspectCommand
         }
         AnsiConsole.Write(channels);
 
-        var devices = new Table().Border(TableBorder.Rounded)
-            .AddColumns("Device", "Driver", "Epochs", "Discards", "Pre-copy", "Stop-copy", "Discarded", "Zero", "Chunks (stored/lz4/zero)", "Ratio", "Verified");
+        string[] deviceHeaders = ["Device", "Driver", "Epochs", "Discards", "Pre-copy", "Stop-copy", "Discarded", "Zero", "Chunks (stored/lz4/zero)", "LZ4 ratio", "Verified"];
+        var deviceRows = new List<string[]>();
         foreach (var d in s.Devices)
         {
-            devices.AddRow(
+            deviceRows.Add([
                 Markup.Escape($"{d.Device} {d.Begin?.Name}"),
                 Markup.Escape(d.Begin?.Driver ?? ""),
                 (d.FinalEpoch + 1).ToString(CultureInfo.InvariantCulture),
@@ -78,19 +78,18 @@ internal static class InspectCommand
                 Quantities.FormatBytes(d.ZeroRunBytes),
                 $"{d.StoredChunks}/{d.Lz4Chunks}/{d.ZeroRunChunks}",
                 string.Create(CultureInfo.InvariantCulture, $"{d.CompressionRatio:0.00}x"),
-                d.End is { } end ? $"[green]yes[/] crc32c {end.DataCrc:x8}" : "[red]no[/]");
+                d.End is { } end ? $"[green]yes[/] crc32c {end.DataCrc:x8}" : "[red]no[/]"]);
         }
-        AnsiConsole.Write(devices);
+        AnsiConsole.Write(FittedTable.Build(deviceHeaders, deviceRows, _ => false));
 
-        var epochs = new Table().Border(TableBorder.Rounded)
-            .AddColumns("Device", "Epoch", "Opened by", "Pre-copy", "Stop-copy", "DATA chunks", "Chunk size min/avg/max", "LZ4", "Zero runs", "Ratio", "End");
+        string[] epochHeaders = ["Device/epoch", "Opened by", "Pre-copy", "Stop-copy", "DATA chunks", "Chunk size min/avg/max", "LZ4", "Zero runs", "LZ4 ratio", "End"];
+        var epochRows = new List<string[]>();
         foreach (var (device, list) in inspector.Devices)
         {
             foreach (var e in list.Values)
             {
-                epochs.AddRow(
-                    device.ToString(CultureInfo.InvariantCulture),
-                    e.Epoch.ToString(CultureInfo.InvariantCulture),
+                epochRows.Add([
+                    string.Create(CultureInfo.InvariantCulture, $"{device} e{e.Epoch}"),
                     e.OpenedBy is { } discard ? $"DISCARD ({Reason(discard.Reason)}, {Quantities.FormatBytes(discard.BytesDiscarded)} dropped)" : e.Epoch == 0 ? "DEVICE_BEGIN" : "?",
                     Quantities.FormatBytes(e.PreCopyBytes),
                     Quantities.FormatBytes(e.StopCopyBytes),
@@ -99,10 +98,10 @@ internal static class InspectCommand
                     e.Lz4Chunks.ToString(CultureInfo.InvariantCulture),
                     $"{e.ZeroRuns} ({Quantities.FormatBytes(e.ZeroBytes)})",
                     string.Create(CultureInfo.InvariantCulture, $"{e.Ratio:0.00}x"),
-                    e.Ended ? "DEVICE_END" : "");
+                    e.Ended ? "DEVICE_END" : ""]);
             }
         }
-        AnsiConsole.Write(epochs);
+        AnsiConsole.Write(FittedTable.Build(epochHeaders, epochRows, _ => false));
 
         if (s.Abort is { } abort)
             AnsiConsole.MarkupLine($"[red]the sender aborted the stream:[/] {Markup.Escape($"{abort.Reason} ({(uint)abort.Reason}): {abort.Text}")}");

@@ -35,6 +35,25 @@ internal sealed class SourceControlSession(SenderOptions options, TransportAddre
         }
         _sender = sender;
         Attach(run, sender.GetProgress, devices, events);
+        if (options.WaitForSwitchoverAck && destination.Scheme != TransportScheme.File)
+            _ = PublishSwitchoverReadyAsync(sender.Session, run, events);
+    }
+
+    /// <summary>
+    /// switchover-ready each time the destination's SWITCHOVER_ACK comes to cover every device's current
+    /// epoch (again after a discard). Polled: the ack arrives on the return path's reader, which must not
+    /// block on the control connection.
+    /// </summary>
+    private static async Task PublishSwitchoverReadyAsync(SenderSession session, Task run, IControlEventSink events)
+    {
+        bool ready = false;
+        while (!run.IsCompleted && session.GetProgress().Phase is MigrationPhase.Connecting or MigrationPhase.PreCopy or MigrationPhase.Switchover)
+        {
+            bool acknowledged = session.SwitchoverAcknowledged;
+            if (acknowledged && !ready) events.Publish(new SwitchoverReadyEvent());
+            ready = acknowledged;
+            await Task.WhenAny(run, Task.Delay(20, CancellationToken.None)).ConfigureAwait(false);
+        }
     }
 
     /// <inheritdoc/>

@@ -1,6 +1,7 @@
 using System.Net;
 using StreamKit.Device;
 using StreamKit.Transport;
+using StreamKit.Wire;
 
 namespace StreamKit.Cli;
 
@@ -28,9 +29,20 @@ internal static class MigrationRuns
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
-            return report.Failure(e);
+            int code = report.Failure(e);
+            if (ClosedBeforeTheReceiverSpoke(e) && options.Transport.Tls is { Certificate: null })
+                Console.Error.WriteLine($"streamkit {command}: hint: the receiver closed the TLS connection before its first byte; " +
+                                        "if it runs with --require-client-cert, give this sender --tls-cert and --tls-key");
+            return code;
         }
     }
+
+    /// <summary>
+    /// The return path ended before the receiver's preamble: with TLS 1.3 that is how a client
+    /// learns that the server refused its (missing) certificate after the handshake.
+    /// </summary>
+    private static bool ClosedBeforeTheReceiverSpoke(Exception e) =>
+        e is MigrationException { Code: StreamErrorCode.ConnectionFailed, PeerCode: null, InnerException: StreamFormatException { Code: StreamErrorCode.TruncatedPreamble, StreamOffset: 0 } };
 
     /// <summary>Binds <paramref name="listen"/>, prints the bound address, receives one stream; returns the exit code.</summary>
     internal static async Task<int> ReceiveAsync(string command, OutputMode mode, IReadOnlyList<OpenDevice> devices, ReceiverOptions options,

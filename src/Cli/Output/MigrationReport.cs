@@ -119,17 +119,15 @@ internal sealed class MigrationReport(OutputMode mode, string command, string ro
         else w.WriteNull("state_digest");
     }
 
-    /// <summary>One row per device: bytes, chunks, wire bytes, compression ratio, discards, stop-copy time.</summary>
+    /// <summary>One row per device (transposed on a narrow terminal): bytes, chunks, wire bytes, ratio, discards, stop-copy time.</summary>
     internal static Table Table(MigrationResult result)
     {
-        var table = new Table().Border(TableBorder.Rounded);
-        foreach (string column in new[] { "Device", "Pre-copy", "Stop-copy", "Chunks", "Wire", "Ratio", "Throughput", "Discards", "Discarded", "Stop-copy time" })
-            table.AddColumn(new TableColumn(column).RightAligned());
-        table.Columns[0].LeftAligned();
-        foreach (var d in result.Devices)
+        string[] headers = ["Device", "Pre-copy", "Stop-copy", "Chunks", "Wire", "Ratio", "Throughput", "Discards", "Discarded", "Stop-copy time"];
+        var rows = result.Devices.Select(d =>
         {
             long raw = d.PrecopyBytes + d.StopCopyBytes;
-            table.AddRow(
+            return new[]
+            {
                 Markup.Escape($"{d.Id} {d.Name}"),
                 Quantities.FormatBytes(d.PrecopyBytes),
                 Quantities.FormatBytes(d.StopCopyBytes),
@@ -139,9 +137,10 @@ internal sealed class MigrationReport(OutputMode mode, string command, string ro
                 Quantities.FormatRate(raw, result.Elapsed),
                 d.Discards.ToString(CultureInfo.InvariantCulture),
                 Quantities.FormatBytes(d.DiscardedBytes),
-                Quantities.FormatDuration(d.StopCopyTime));
-        }
-        return table;
+                Quantities.FormatDuration(d.StopCopyTime),
+            };
+        }).ToList();
+        return FittedTable.Build(headers, rows, c => c > 0);
     }
 
     /// <summary>raw / wire as "1.73x", "-" when nothing went on the wire.</summary>

@@ -16,6 +16,9 @@ internal sealed class ProgressDisplay(OutputMode mode, string role, IReadOnlyDic
     private static readonly TimeSpan JsonInterval = TimeSpan.FromMilliseconds(200);
     private static readonly TimeSpan PlainInterval = TimeSpan.FromSeconds(1);
 
+    /// <summary>Terminal width from which the live bars get full-width bars and an elapsed-time column.</summary>
+    private const int WideTerminal = 120;
+
     /// <summary>Polls <paramref name="poll"/> and renders until <paramref name="work"/> completes; returns its result.</summary>
     internal async Task<T> RunAsync<T>(Func<MigrationProgress> poll, Task<T> work)
     {
@@ -85,7 +88,7 @@ internal sealed class ProgressDisplay(OutputMode mode, string role, IReadOnlyDic
     {
         var parts = p.Devices.Select(d =>
             string.Create(CultureInfo.InvariantCulture,
-                $"dev {d.Id} {Phases.Name(d.Phase)} epoch {d.Epoch} {Quantities.FormatBytes(d.PrecopyBytes + d.StopCopyBytes)}") +
+                $"dev {d.Id} {(p.Phase == MigrationPhase.Completed ? "done" : Phases.Name(d.Phase))} epoch {d.Epoch} {Quantities.FormatBytes(d.PrecopyBytes + d.StopCopyBytes)}") +
             (d.Discards > 0 ? $" ({d.Discards} discard{(d.Discards == 1 ? "" : "s")}, {Quantities.FormatBytes(d.DiscardedBytes)} dropped)" : ""));
         Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"[{role}] {p.Elapsed.TotalSeconds,6:0.0} s {Phases.Name(p.Phase),-10} {Quantities.FormatBytes(p.WireBytes),10} on the wire; {string.Join("; ", parts)}"));
@@ -94,11 +97,18 @@ internal sealed class ProgressDisplay(OutputMode mode, string role, IReadOnlyDic
 
     private async Task LiveAsync<T>(Func<MigrationProgress> poll, Task<T> work)
     {
+        // A line per device must fit the terminal: on a narrow one (80 columns) the bar shrinks and
+        // the elapsed time (printed in the closing summary anyway) goes.
+        bool narrow = AnsiConsole.Profile.Width < WideTerminal;
+        ProgressColumn[] columns = narrow
+            ? [new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn { Width = 10 }, new PercentageColumn(),
+               new DownloadedColumn(), new TransferSpeedColumn()]
+            : [new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(),
+               new DownloadedColumn(), new TransferSpeedColumn(), new ElapsedTimeColumn()];
         await AnsiConsole.Progress()
             .AutoClear(false)
             .HideCompleted(false)
-            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(),
-                     new DownloadedColumn(), new TransferSpeedColumn(), new ElapsedTimeColumn())
+            .Columns(columns)
             .StartAsync(async ctx =>
             {
                 var tasks = new Dictionary<ushort, ProgressTask>();
@@ -107,13 +117,13 @@ internal sealed class ProgressDisplay(OutputMode mode, string role, IReadOnlyDic
                     foreach (var d in p.Devices)
                     {
                         if (!tasks.TryGetValue(d.Id, out var task))
-                            tasks[d.Id] = task = ctx.AddTask(Describe(d), autoStart: true, maxValue: 1);
+                            tasks[d.Id] = task = ctx.AddTask(Describe(d, null), autoStart: true, maxValue: 1);
                         // The bar shows the current epoch: a discard sends it back to the start.
                         double current = Math.Max(0, d.PrecopyBytes + d.StopCopyBytes - d.DiscardedBytes);
                         double max = expectedBytes.TryGetValue(d.Id, out long hint) && hint > 0 ? hint : d.StopCopyEstimate ?? 0;
                         task.MaxValue = Math.Max(Math.Max(max, current), 1);
                         task.Value = final && p.Phase == MigrationPhase.Completed ? task.MaxValue : current;
-                        task.Description = Describe(d);
+                        task.Description = Describe(d, final ? p.Phase : null);
                         if (final) task.StopTask();
                     }
                 }
@@ -126,10 +136,18 @@ internal sealed class ProgressDisplay(OutputMode mode, string role, IReadOnlyDic
             }).ConfigureAwait(false);
     }
 
-    private string Describe(DeviceProgress d)
+    /// <summary>"1 sim-mlx5-1 pre-copy e1 1 discard": at most about 36 columns, so a bar still fits on 80.</summary>
+    private static string Describe(DeviceProgress d, MigrationPhase? ended)
     {
-        string name = Markup.Escape(d.Name.Length > 24 ? d.Name[..24] : d.Name);
+        string name = Markup.Escape(d.Name.Length > 12 ? d.Name[..11] + "…" : d.Name);
         string discards = d.Discards > 0 ? $" [yellow]{d.Discards} discard{(d.Discards == 1 ? "" : "s")}[/]" : "";
-        return $"[grey]{role}[/] dev {d.Id} {name} [blue]{Phases.Name(d.Phase)}[/] e{d.Epoch}{discards}";
+        // The session's last device phase is "committing"; once the whole migration ended, say how.
+        string phase = ended switch
+        {
+            MigrationPhase.Completed => "[green]done[/]",
+            MigrationPhase.Failed => "[red]failed[/]",
+            _ => $"[blue]{Phases.Name(d.Phase)}[/]",
+        };
+        return $"{d.Id} {name} {phase} e{d.Epoch}{discards}";
     }
 }

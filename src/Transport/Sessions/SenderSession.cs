@@ -299,6 +299,13 @@ internal sealed class SenderSession
         return pending <= Options.AutoSwitchoverPendingBytes;
     }
 
+    /// <summary>
+    /// True when the receiver's latest SWITCHOVER_ACK covers every pre-copy device's current epoch (a
+    /// discard after it makes this false again until the next one). Thread-safe; false without a return path.
+    /// </summary>
+    internal bool SwitchoverAcknowledged =>
+        Volatile.Read(ref _returnPath) is { } returnPath && Volatile.Read(ref _pumps) is { Length: > 0 } && returnPath.SwitchoverAckCovers(PrecopyEpochs());
+
     private uint?[] PrecopyEpochs() => _pumps.Select(p => p.HasPrecopy ? p.Epoch : (uint?)null).ToArray();
 
     /// <summary>

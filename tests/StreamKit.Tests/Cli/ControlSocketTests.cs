@@ -40,7 +40,27 @@ public sealed class ControlSocketTests
             Assert.Equal(StopCopyBytes, s.GetProperty("device_done").GetProperty("stop_copy_bytes").GetInt32());
             Assert.Equal(PrecopyBytes + StopCopyBytes, s.GetProperty("device_complete").GetProperty("bytes").GetInt32());
             Assert.Equal("completed", s.GetProperty("dst_status").GetProperty("phase").GetString());
-            Assert.Contains("completed", s.GetProperty("source_events").EnumerateArray().Select(e => e.GetString()));
+            var sourceEvents = s.GetProperty("source_events").EnumerateArray().Select(e => e.GetString()).ToList();
+            var destinationEvents = s.GetProperty("destination_events").EnumerateArray().Select(e => e.GetString()).ToList();
+            foreach (string expected in new[] { "progress", "switchover-ready", "device-done", "completed" }) Assert.Contains(expected, sourceEvents);
+            foreach (string expected in new[] { "progress", "device-complete", "completed" }) Assert.Contains(expected, destinationEvents);
+
+            // Device 2 is STOP_COPY-only: no fd in add-device, its STOP_COPY fd attached to stop-copy.
+            Assert.True(s.GetProperty("device2_equal").GetBoolean(), $"device 2's destination fd got {s.GetProperty("device2_received_len")} bytes, expected {StopCopyBytes / 2}");
+            Assert.Equal(0, s.GetProperty("device_done_2").GetProperty("precopy_bytes").GetInt32());
+            Assert.Equal(StopCopyBytes / 2, s.GetProperty("device_done_2").GetProperty("stop_copy_bytes").GetInt32());
+            Assert.Equal(StopCopyBytes / 2, s.GetProperty("device_complete_2").GetProperty("bytes").GetInt32());
+
+            // Bad requests on both sockets got the spec's error replies (section 9) and the run went on.
+            var codes = s.GetProperty("error_codes");
+            Assert.Equal(
+                ["hello-required", "bad-json", "bad-json", "bad-json", "unknown-op", "wrong-role", "bad-type", "bad-value", "missing-field",
+                 "unknown-device", "bad-state", "unexpected-fd", "unexpected-fd", "fd-missing", "bad-state", "fd-missing"],
+                codes.GetProperty("source").EnumerateArray().Select(e => e.GetString()!).ToArray());
+            Assert.Equal(
+                ["hello-required", "bad-json", "bad-json", "bad-json", "unknown-op", "wrong-role", "bad-type", "bad-value",
+                 "unknown-device", "bad-state", "unexpected-fd", "bad-state"],
+                codes.GetProperty("destination").EnumerateArray().Select(e => e.GetString()!).ToArray());
             if (discard)
             {
                 Assert.Equal(1, s.GetProperty("device_complete").GetProperty("epoch").GetInt32());
@@ -61,6 +81,46 @@ public sealed class ControlSocketTests
             Directory.Delete(dir, true);
         }
     }
+
+    [Fact]
+    public async Task CancelDuringPrecopyFailsBothSidesAndReleasesTheFds()
+    {
+        string dir = Directory.CreateTempSubdirectory("sk-ctl-").FullName;
+        try
+        {
+            string dstSocket = Path.Combine(dir, "dst.sock"), srcSocket = Path.Combine(dir, "src.sock");
+            await using var receiver = StreamkitProcess.Start("receive", "--listen", "tcp://127.0.0.1:0", "--control", "unix:" + dstSocket, "--json");
+            string address = await receiver.ListeningAddressAsync();
+            await receiver.WaitForLineAsync(l => l.Contains("\"event\":\"control\"", StringComparison.Ordinal));
+            await using var sender = StreamkitProcess.Start("send", "--to", address, "--control", "unix:" + srcSocket, "--json");
+            await sender.WaitForLineAsync(l => l.Contains("\"event\":\"control\"", StringComparison.Ordinal));
+
+            var (exit, stdout, stderr) = await RunPythonAsync("--cancel", srcSocket, dstSocket);
+            Assert.True(exit == 0, $"vmm_pair.py exited {exit}: {stderr}\nsend stderr:\n{sender.Stderr}\nreceive stderr:\n{receiver.Stderr}");
+            using var summary = JsonDocument.Parse(stdout);
+            var s = summary.RootElement;
+            Assert.Equal("Cancelled", s.GetProperty("source_failed").GetProperty("reason").GetString());
+            Assert.Equal("PeerAborted", s.GetProperty("destination_failed").GetProperty("reason").GetString());
+            Assert.Contains("Cancelled", s.GetProperty("destination_failed").GetProperty("message").GetString());
+            Assert.Equal("failed", s.GetProperty("source_status").GetProperty("phase").GetString());
+            Assert.Equal("failed", s.GetProperty("destination_status").GetProperty("phase").GetString());
+            Assert.Equal("aborted", s.GetProperty("source_status").GetProperty("devices")[0].GetProperty("state").GetString());
+            Assert.Equal("aborted", s.GetProperty("destination_status").GetProperty("devices")[0].GetProperty("state").GetString());
+            Assert.True(s.GetProperty("source_fd_closed").GetBoolean(), "streamkit send kept its copy of the PRE_COPY fd");
+            Assert.True(s.GetProperty("destination_fd_closed").GetBoolean(), "streamkit receive kept its copy of the RESUMING fd");
+            Assert.True(s.GetProperty("destination_bytes_are_prefix").GetBoolean(), "the destination fd got bytes the source never wrote");
+
+            Assert.Equal(ExitCodesCancelled, await sender.WaitForExitAsync());
+            Assert.Equal(1, await receiver.WaitForExitAsync()); // the peer aborted: a failed migration, not this side's cancel
+            Assert.Equal("PeerAborted", receiver.LastEvent("result").GetProperty("error").GetProperty("code").GetString());
+        }
+        finally
+        {
+            Directory.Delete(dir, true);
+        }
+    }
+
+    private const int ExitCodesCancelled = 130;
 
     [Fact]
     public async Task StartFailsWhileNobodyListensAndCancelEndsTheMigration()

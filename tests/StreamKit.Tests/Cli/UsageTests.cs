@@ -16,14 +16,47 @@ public sealed class UsageTests
             Assert.Contains(code, p.Stdout);
     }
 
-    [Fact]
-    public async Task SubcommandHelpAlsoListsTheExitCodes()
+    [Theory]
+    [InlineData("send")]
+    [InlineData("receive")]
+    [InlineData("verify")]
+    public async Task SubcommandHelpAlsoListsTheExitCodes(string command)
     {
-        await using var p = await StreamkitProcess.RunAsync("receive", "--help");
+        await using var p = await StreamkitProcess.RunAsync(command, "--help");
         p.AssertExit(0);
-        Assert.Contains("--listen", p.Stdout);
-        Assert.Contains("Exit codes:", p.Stdout);
+        Assert.Equal(ExitCodeRows(ReadmeExitCodes()), ExitCodeRows(HelpExitCodes(p.Stdout)));
         Assert.DoesNotContain("inject-reset", p.Stdout); // the test hook stays hidden
+    }
+
+    [Fact]
+    public async Task ReadmeExitCodeTableSaysWhatHelpSays()
+    {
+        await using var p = await StreamkitProcess.RunAsync("--help");
+        p.AssertExit(0);
+        var help = HelpExitCodes(p.Stdout);
+        Assert.Equal(ExitCodeRows(StreamKit.Cli.ExitCodes.Table), ExitCodeRows(help));
+        Assert.Equal(ExitCodeRows(help), ExitCodeRows(ReadmeExitCodes()));
+    }
+
+    private static string[] ExitCodeRows(IEnumerable<(int Code, string Meaning)> rows) => rows.Select(r => $"{r.Code} {r.Meaning}").ToArray();
+
+    /// <summary>The "Exit codes:" block of --help: "  NNN  meaning" lines.</summary>
+    private static List<(int Code, string Meaning)> HelpExitCodes(string help)
+    {
+        var lines = help.Split('\n').Select(l => l.TrimEnd('\r')).SkipWhile(l => l != "Exit codes:").Skip(1)
+            .TakeWhile(l => l.Length > 0).ToList();
+        Assert.NotEmpty(lines);
+        return lines.Select(l => l.Trim()).Select(l => (int.Parse(l[..l.IndexOf(' ')], System.Globalization.CultureInfo.InvariantCulture), l[l.IndexOf(' ')..].Trim())).ToList();
+    }
+
+    /// <summary>The README's "### Exit codes" table rows: "| N | meaning |".</summary>
+    private static List<(int Code, string Meaning)> ReadmeExitCodes()
+    {
+        var lines = File.ReadAllLines(Control.SourceTree.Find("README.md")).SkipWhile(l => l != "### Exit codes").Skip(1)
+            .SkipWhile(l => !l.StartsWith('|')).TakeWhile(l => l.StartsWith('|'))
+            .Skip(2).ToList(); // the header and |---| rows
+        Assert.NotEmpty(lines);
+        return lines.Select(l => l.Split('|', StringSplitOptions.TrimEntries)).Select(c => (int.Parse(c[1], System.Globalization.CultureInfo.InvariantCulture), c[2])).ToList();
     }
 
     [Theory]
