@@ -93,9 +93,11 @@ internal sealed class ChildProcess : IAsyncDisposable
         if (await Task.WhenAny(reading, exited).ConfigureAwait(false) != reading)
         {
             // The process ended: its last control lines may still be in flight. The pending read above
-            // receives the next one (a TryRead here would race it and lose the line), so wait for the
-            // pumps to drain and then look at that read.
+            // receives the next one (a TryRead here would race it and lose the line), and the channel
+            // completes it on the thread pool, after TryWrite returned: so wait for the pumps to drain,
+            // then give that read a moment to complete.
             await Task.WhenAll(_stdout, _stderr).WaitAsync(TimeSpan.FromSeconds(5), CancellationToken.None).ConfigureAwait(false);
+            await Task.WhenAny(reading, Task.Delay(TimeSpan.FromSeconds(2), CancellationToken.None)).ConfigureAwait(false);
             if (!reading.IsCompletedSuccessfully)
                 throw new InvalidOperationException($"{_name} exited ({_process.ExitCode}) while {word} was expected; last output:\n{Tail()}");
             return Check(reading.Result, word);
