@@ -91,22 +91,23 @@ public class ConnectionFailureTests
     public async Task TrafficKeepsTheIdleTimeoutAway()
     {
         var ct = Deadline();
-        var options = new TransportOptions { IdleReceiveTimeout = TimeSpan.FromMilliseconds(400) };
+        var options = new TransportOptions { IdleReceiveTimeout = TimeSpan.FromMilliseconds(1500) };
         var (a, b) = MemoryConnection.CreatePair(settings: ConnectionSettings.From(options, null));
         await using (a)
         await using (b)
         {
-            // Keepalives every 100 ms for a second: each receive sees data long before the deadline.
+            // A byte every 100 ms for 3 s, twice the idle timeout: only traffic resetting the timer keeps it from firing.
+            // (15x margin per gap, so a loaded machine's late timers do not fail it.)
             var sending = Task.Run(async () =>
             {
-                for (int i = 0; i < 10; i++) { await a.SendAsync(new byte[] { (byte)i }, ct); await Task.Delay(100, ct); }
+                for (int i = 0; i < 30; i++) { await a.SendAsync(new byte[] { (byte)i }, ct); await Task.Delay(100, ct); }
                 await a.CompleteSendAsync(ct);
             }, ct);
             var one = new byte[1];
             int received = 0;
             while (await b.ReceiveAsync(one, ct) > 0) received++;
             await sending;
-            Assert.Equal(10, received);
+            Assert.Equal(30, received);
         }
     }
 
