@@ -80,9 +80,13 @@ internal static class DemoCommand
             var before = destinations.Select(d => d.Simulated!.StateDigest).ToArray();
             if (mode != OutputMode.Json)
             {
-                AnsiConsole.MarkupLine($"[bold]streamkit demo[/]: {sources.Count} simulated devices over loopback TCP, {plan.Channels} channel(s), compression {plan.Compression.ToString().ToLowerInvariant()}");
+                string compression = plan.Compression == PayloadCompression.None ? "no compression" : $"compression {plan.Compression.ToString().ToLowerInvariant()}";
+                AnsiConsole.MarkupLine($"[bold]streamkit demo[/]: {sources.Count} simulated devices, loopback TCP, {plan.Channels} channel(s), {compression}");
                 foreach (var (s, i) in sources.Select((s, i) => (s, i)))
-                    AnsiConsole.MarkupLine(Markup.Escape($"  device {s.Spec.Id}: {s.Simulated!.Spec} → {destinations[i].Simulated!.Spec}"));
+                {
+                    AnsiConsole.MarkupLine(Markup.Escape($"  device {s.Spec.Id}: {s.Simulated!.Spec}"));
+                    AnsiConsole.MarkupLine(Markup.Escape($"         → {destinations[i].Simulated!.Spec}"));
+                }
             }
 
             var transport = new TransportOptions { BandwidthLimit = plan.Bandwidth };
@@ -192,16 +196,14 @@ internal static class DemoCommand
         }
         else
         {
-            var table = new Table().Border(TableBorder.Rounded).Title("[bold]migration[/]");
-            foreach (string column in new[] { "Device", "Bytes", "Chunks", "Wire", "Ratio", "Throughput", "Discards", "Discarded", "Stop-copy time", "State" })
-                table.AddColumn(new TableColumn(column).RightAligned());
-            table.Columns[0].LeftAligned();
+            string[] headers = ["Device", "Bytes", "Chunks", "Wire", "Ratio", "Throughput", "Discards", "Discarded", "Stop-copy time", "State"];
+            var rows = new List<string[]>();
             foreach (var d in sent.Devices)
             {
                 long raw = d.PrecopyBytes + d.StopCopyBytes;
                 var check = checks.First(c => c.Id == d.Id);
                 bool committed = received.Devices.FirstOrDefault(r => r.Id == d.Id)?.Committed ?? false;
-                table.AddRow(
+                rows.Add([
                     Markup.Escape($"{d.Id} {d.Name}"),
                     Quantities.FormatBytes(raw),
                     d.Chunks.ToString(CultureInfo.InvariantCulture),
@@ -211,18 +213,20 @@ internal static class DemoCommand
                     d.Discards.ToString(CultureInfo.InvariantCulture),
                     Quantities.FormatBytes(d.DiscardedBytes),
                     Quantities.FormatDuration(d.StopCopyTime),
-                    check.Equal && committed ? "[green]equal[/]" : committed ? "[red]DIFFERS[/]" : "[red]not committed[/]");
+                    check.Equal && committed ? "[green]equal[/]" : committed ? "[red]DIFFERS[/]" : "[red]not committed[/]",
+                ]);
             }
             long totalRaw = sent.Devices.Sum(d => d.PrecopyBytes + d.StopCopyBytes);
-            table.AddRow("[bold]total[/]", Quantities.FormatBytes(totalRaw), sent.Devices.Sum(d => d.Chunks).ToString(CultureInfo.InvariantCulture),
+            rows.Add(["[bold]total[/]", Quantities.FormatBytes(totalRaw), sent.Devices.Sum(d => d.Chunks).ToString(CultureInfo.InvariantCulture),
                 Quantities.FormatBytes(sent.WireBytes), MigrationReport.Ratio(totalRaw, sent.WireBytes), Quantities.FormatRate(totalRaw, sent.Elapsed),
                 sent.Devices.Sum(d => d.Discards).ToString(CultureInfo.InvariantCulture), Quantities.FormatBytes(sent.Devices.Sum(d => d.DiscardedBytes)),
-                Quantities.FormatDuration(sent.Devices.Max(d => d.StopCopyTime)), "");
+                Quantities.FormatDuration(sent.Devices.Max(d => d.StopCopyTime)), ""]);
+            var table = FittedTable.Build(headers, rows, c => c is > 0 and < 9, "[bold]migration[/]");
             AnsiConsole.Write(table);
             AnsiConsole.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{Quantities.FormatBytes(sent.WireBytes)} on {sent.Channels} channel(s) in {Quantities.FormatDuration(sent.Elapsed)}, stream {sent.StreamId}"));
+                $"{Quantities.FormatBytes(sent.WireBytes)} on the wire, {sent.Channels} channel(s), {Quantities.FormatDuration(sent.Elapsed)}"));
             foreach (var c in checks)
-                AnsiConsole.WriteLine($"  device {c.Id}: source {JsonLines.Hex(c.Source)}  destination {JsonLines.Hex(c.Destination)} (was {JsonLines.Hex(c.DestinationBefore)})");
+                AnsiConsole.WriteLine($"  device {c.Id} state digest: source {JsonLines.Hex(c.Source)} {(c.Equal ? "=" : "≠")} destination {JsonLines.Hex(c.Destination)}");
             if (verified)
             {
                 AnsiConsole.MarkupLine("[green]destination state verified equal to source[/]");

@@ -82,7 +82,7 @@ internal static class InspectCommand
         }
         AnsiConsole.Write(FittedTable.Build(deviceHeaders, deviceRows, _ => false));
 
-        string[] epochHeaders = ["Device/epoch", "Opened by", "Pre-copy", "Stop-copy", "DATA chunks", "Chunk size min/avg/max", "LZ4", "Zero runs", "LZ4 ratio", "End"];
+        string[] epochHeaders = ["Device/epoch", "Opened by", "Pre-copy", "Stop-copy", "DATA chunks", "Chunk size min/avg/max", "LZ4 chunks", "Zero runs", "LZ4 ratio", "End"];
         var epochRows = new List<string[]>();
         foreach (var (device, list) in inspector.Devices)
         {
@@ -90,11 +90,11 @@ internal static class InspectCommand
             {
                 epochRows.Add([
                     string.Create(CultureInfo.InvariantCulture, $"{device} e{e.Epoch}"),
-                    e.OpenedBy is { } discard ? $"DISCARD ({Reason(discard.Reason)}, {Quantities.FormatBytes(discard.BytesDiscarded)} dropped)" : e.Epoch == 0 ? "DEVICE_BEGIN" : "?",
+                    e.OpenedBy is { } discard ? $"DISCARD: {Reason(discard.Reason)}, {Quantities.FormatBytes(discard.BytesDiscarded)} dropped" : e.Epoch == 0 ? "DEVICE_BEGIN" : "?",
                     Quantities.FormatBytes(e.PreCopyBytes),
                     Quantities.FormatBytes(e.StopCopyBytes),
                     e.DataChunks.ToString(CultureInfo.InvariantCulture),
-                    e.DataChunks == 0 ? "-" : $"{Quantities.FormatBytes(e.MinChunk)} / {Quantities.FormatBytes((double)e.DataRawBytes / e.DataChunks)} / {Quantities.FormatBytes(e.MaxChunk)}",
+                    e.DataChunks == 0 ? "-" : $"{Quantities.FormatBytes(e.MinChunk)}/{Quantities.FormatBytes((double)e.DataRawBytes / e.DataChunks)}/{Quantities.FormatBytes(e.MaxChunk)}",
                     e.Lz4Chunks.ToString(CultureInfo.InvariantCulture),
                     $"{e.ZeroRuns} ({Quantities.FormatBytes(e.ZeroBytes)})",
                     string.Create(CultureInfo.InvariantCulture, $"{e.Ratio:0.00}x"),

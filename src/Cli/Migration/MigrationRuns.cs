@@ -1,7 +1,6 @@
 using System.Net;
 using StreamKit.Device;
 using StreamKit.Transport;
-using StreamKit.Wire;
 
 namespace StreamKit.Cli;
 
@@ -30,19 +29,14 @@ internal static class MigrationRuns
         catch (Exception e) when (e is not OutOfMemoryException)
         {
             int code = report.Failure(e);
-            if (ClosedBeforeTheReceiverSpoke(e) && options.Transport.Tls is { Certificate: null })
-                Console.Error.WriteLine($"streamkit {command}: hint: the receiver closed the TLS connection before its first byte; " +
-                                        "if it runs with --require-client-cert, give this sender --tls-cert and --tls-key");
+            // With TLS 1.3 a server refuses a missing client certificate after the handshake: the
+            // sender only sees the connection end (usually before the receiver's first byte).
+            if (code == ExitCodes.TransportError && options.Transport.Tls is { Certificate: null })
+                Console.Error.WriteLine($"streamkit {command}: hint: the TLS connection failed and this sender has no client certificate; " +
+                                        "if the receiver runs with --require-client-cert, give the sender --tls-cert and --tls-key");
             return code;
         }
     }
-
-    /// <summary>
-    /// The return path ended before the receiver's preamble: with TLS 1.3 that is how a client
-    /// learns that the server refused its (missing) certificate after the handshake.
-    /// </summary>
-    private static bool ClosedBeforeTheReceiverSpoke(Exception e) =>
-        e is MigrationException { Code: StreamErrorCode.ConnectionFailed, PeerCode: null, InnerException: StreamFormatException { Code: StreamErrorCode.TruncatedPreamble, StreamOffset: 0 } };
 
     /// <summary>Binds <paramref name="listen"/>, prints the bound address, receives one stream; returns the exit code.</summary>
     internal static async Task<int> ReceiveAsync(string command, OutputMode mode, IReadOnlyList<OpenDevice> devices, ReceiverOptions options,

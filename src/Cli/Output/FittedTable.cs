@@ -35,8 +35,9 @@ internal static class FittedTable
         }
 
         // Transposed: the item names become the column headers.
-        table.AddColumn(new TableColumn(Markup.Escape(headers[0])).LeftAligned());
-        foreach (var row in rows) table.AddColumn(new TableColumn(row[0]).RightAligned().NoWrap());
+        // The labels never wrap; values wrap when even the transposed table is too wide.
+        table.AddColumn(new TableColumn(Markup.Escape(headers[0])).LeftAligned().NoWrap());
+        foreach (var row in rows) table.AddColumn(new TableColumn(row[0]).RightAligned());
         for (int c = 1; c < headers.Count; c++)
             table.AddRow([Markup.Escape(headers[c]), .. rows.Select(r => r[c])]);
         return table;

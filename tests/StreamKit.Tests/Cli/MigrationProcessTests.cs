@@ -288,7 +288,9 @@ public sealed class MigrationProcessTests
                 await using var sender = await StreamkitProcess.RunAsync("send", "--to", address, "--json", "--device", "sim:profile=mtty,seed=6", "--tls-ca", ca, "--tls-server-name", "localhost");
                 sender.AssertExit(4);
                 Assert.Equal("transport", sender.LastEvent("result").GetProperty("error").GetProperty("category").GetString());
+                Assert.Contains("give the sender --tls-cert and --tls-key", sender.Stderr); // the hint a user needs here
                 Assert.Equal(4, await receiver.WaitForExitAsync());
+                Assert.Contains("presented no certificate", receiver.Stderr);
             }
         }
         finally

@@ -108,7 +108,7 @@ public sealed class VerifyInspectTests
 
         await using var table = await StreamkitProcess.RunAsync("inspect", Path.Combine(VectorFiles.Directory, "discard.bin"));
         table.AssertExit(0);
-        Assert.Contains("DISCARD (source device reset", table.Stdout);
+        Assert.Contains("DISCARD: source device reset", table.Stdout);
         Assert.Contains("complete and verified", table.Stdout);
     }
 
