@@ -40,6 +40,12 @@ internal static class FuzzCommand
             HelpName = "N",
         };
         var seed = new Option<ulong>("--seed") { Description = "Seed of the generated inputs; (seed, iteration) reproduces each (default 1).", DefaultValueFactory = _ => 1 };
+        var callLimit = new Option<double>("--call-limit")
+        {
+            Description = "In-process: a call taking longer is a finding (\"slow\", or \"hang\" if it never returns); default 10 s.",
+            DefaultValueFactory = _ => 10,
+            HelpName = "S",
+        };
         var start = new Option<long>("--start") { Description = "First iteration (to resume, or to reproduce one case with -n 1).", HelpName = "I" };
         var corpus = new Option<string?>("--corpus") { Description = "Write generated cases into DIR instead of running them.", HelpName = "DIR" };
         var target = new Option<string?>("--target")
@@ -63,7 +69,7 @@ internal static class FuzzCommand
         var command = new Command("fuzz", "Fuzz StreamKit's parsers and receiver in-process, write malformed-stream cases, or send them to a live receiver " +
                                           "(--target) to see how it answers. Reproducible by --seed. Exit 0 when nothing was found, 1 with findings.")
         {
-            name, targetName, seconds, iterations, seed, start, corpus, target, focus, answerTimeout, json,
+            name, targetName, seconds, iterations, seed, callLimit, start, corpus, target, focus, answerTimeout, json,
         };
         command.SetAction(async (parse, _) =>
         {
@@ -92,6 +98,8 @@ internal static class FuzzCommand
             if (chosen is null) throw new CliUsageException("name a fuzz target (or 'all'), or give --corpus DIR or --target URI");
             double? time = parse.GetValue(seconds);
             if (time is <= 0) throw new CliUsageException("--seconds must be positive");
+            double limit = parse.GetValue(callLimit);
+            if (limit <= 0) throw new CliUsageException("--call-limit must be positive");
             var targets = chosen == "all" ? FuzzTargetCatalog.All : [Find(chosen)];
             return RunTargets(targets, new FuzzRunOptions
             {
@@ -99,6 +107,7 @@ internal static class FuzzCommand
                 StartIteration = first,
                 Iterations = count ?? long.MaxValue,
                 Duration = TimeSpan.FromSeconds(time ?? (count is null ? 10 : 24 * 3600)),
+                CallTimeLimit = TimeSpan.FromSeconds(limit),
             }, asJson);
         });
         return command;
