@@ -34,7 +34,7 @@ internal sealed class SessionChecks(IPAddress address)
         Transport = Transport,
         ChunkSize = 256 << 10,
         SourceStateAfterSuccess = sourceAfterSuccess,
-        MaxPrecopyTime = TimeSpan.FromSeconds(60),
+        MaxPrecopyTime = TimeSpan.FromSeconds(240), // switch over on convergence, not on a clock a loaded host can outrun
         FinalAckTimeout = TimeSpan.FromSeconds(120),
     };
 
