@@ -25,7 +25,7 @@ internal static class Program
         }
         var lab = new LabChecks(ip, Environment.GetEnvironmentVariable("RDMA_LAB_DEV") ?? "rxe0");
         var sessions = new SessionChecks(ip);
-        var all = lab.All().Concat(sessions.All()).ToList();
+        var all = lab.All().Concat(sessions.All()).Concat(new CliCheck(ip).All()).ToList();
         var checks = args.Length == 0 ? all : all.Concat(lab.Optional()).Where(c => args.Contains(c.Name)).ToList();
         if (checks.Count == 0)
         {

@@ -13,5 +13,6 @@ internal static class RdmaLabCheckNames
         "transfer-1ch", "transfer-2ch", "flow-control-slow-receiver", "stream-adapter",
         "peer-closes-mid-stream", "peer-dies-mid-stream",
         "session-sim-2ch-discard", "session-mtty-a-to-b", "session-receiver-dies", "session-sender-dies",
+        "cli-send-receive-rdma",
     ];
 }

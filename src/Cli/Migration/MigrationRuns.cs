@@ -59,9 +59,9 @@ internal static class MigrationRuns
         }
     }
 
-    /// <summary>The address a listener really bound: a tcp port 0 replaced by the real port.</summary>
+    /// <summary>The address a listener really bound: a tcp or rdma port 0 replaced by the real port.</summary>
     internal static TransportAddress BoundAddress(TransportAddress listen, EndPoint? endpoint) =>
-        listen.Scheme == TransportScheme.Tcp && endpoint is IPEndPoint ip && ip.Port != listen.Port ? listen.WithPort(ip.Port) : listen;
+        listen.Scheme is TransportScheme.Tcp or TransportScheme.Rdma && endpoint is IPEndPoint ip && ip.Port != listen.Port ? listen.WithPort(ip.Port) : listen;
 
     /// <summary>
     /// Prints where the receiver listens, at once and flushed, so a script or test can start the sender:
@@ -74,7 +74,7 @@ internal static class MigrationRuns
             JsonLines.Write("listening", w =>
             {
                 w.WriteString("address", address.ToString());
-                if (address.Scheme == TransportScheme.Tcp) w.WriteNumber("port", address.Port);
+                if (address.Scheme is TransportScheme.Tcp or TransportScheme.Rdma) w.WriteNumber("port", address.Port);
                 w.WriteNumber("pid", Environment.ProcessId);
             });
         }
