@@ -1,5 +1,5 @@
 using System.Net.Sockets;
-using StreamKit.Transport.Control.Native;
+using StreamKit.Transport.Native;
 
 namespace StreamKit.Transport.Control;
 

@@ -1,5 +1,5 @@
 using System.Runtime.InteropServices;
-using StreamKit.Transport.Control.Native;
+using StreamKit.Transport.Native;
 
 namespace StreamKit.Transport.Control;
 

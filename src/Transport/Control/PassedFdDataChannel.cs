@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 using StreamKit.Device;
-using StreamKit.Transport.Control.Native;
+using StreamKit.Transport.Native;
 
 namespace StreamKit.Transport.Control;
 

@@ -1,6 +1,6 @@
 using System.Text;
 using StreamKit.Transport.Control;
-using StreamKit.Transport.Control.Native;
+using StreamKit.Transport.Native;
 using StreamKit.Wire.Fuzzing;
 
 namespace StreamKit.Transport.Fuzzing;

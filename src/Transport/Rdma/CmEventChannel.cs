@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using StreamKit.Transport.Native;
 using StreamKit.Transport.Rdma.Native;
 
 namespace StreamKit.Transport.Rdma;
@@ -38,8 +39,8 @@ internal sealed unsafe class CmEventChannel : IDisposable
     /// <summary>Reads one event if one is queued within <paramref name="timeoutMs"/> (0: don't wait).</summary>
     internal CmEvent? TryRead(int timeoutMs)
     {
-        var pfd = new PollFd { Fd = Fd, Events = LibC.PollIn };
-        int ready = LibC.poll(&pfd, 1, timeoutMs);
+        var pfd = new PollFd { Fd = Fd, Events = LibC.POLLIN };
+        int ready = LibC.Poll(&pfd, 1, timeoutMs);
         if (ready < 0)
         {
             int errno = Marshal.GetLastPInvokeError();

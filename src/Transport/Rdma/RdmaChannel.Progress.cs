@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using StreamKit.Transport.Native;
 using StreamKit.Transport.Rdma.Native;
 
 namespace StreamKit.Transport.Rdma;
@@ -11,27 +12,27 @@ internal sealed unsafe partial class RdmaChannel
     private void ProgressLoop()
     {
         PollFd* fds = stackalloc PollFd[3];
-        fds[0] = new PollFd { Fd = _compChannel->Fd, Events = LibC.PollIn };
-        fds[1] = new PollFd { Fd = _cm!.Fd, Events = LibC.PollIn };
-        fds[2] = new PollFd { Fd = _wakeFd, Events = LibC.PollIn };
+        fds[0] = new PollFd { Fd = _compChannel->Fd, Events = LibC.POLLIN };
+        fds[1] = new PollFd { Fd = _cm!.Fd, Events = LibC.POLLIN };
+        fds[2] = new PollFd { Fd = _wakeFd, Events = LibC.POLLIN };
         try
         {
             ArmAndDrain();
             while (!_stopping)
             {
-                fds[0].Revents = fds[1].Revents = fds[2].Revents = 0;
-                if (LibC.poll(fds, 3, -1) < 0)
+                fds[0].ReturnedEvents = fds[1].ReturnedEvents = fds[2].ReturnedEvents = 0;
+                if (LibC.Poll(fds, 3, -1) < 0)
                 {
                     int errno = Marshal.GetLastPInvokeError();
                     if (errno == 4) continue; // EINTR
                     throw new RdmaException(RdmaErrorKind.WorkRequestFailed, "poll in the progress loop failed", errno);
                 }
-                if (fds[2].Revents != 0)
+                if (fds[2].ReturnedEvents != 0)
                 {
                     ulong value;
-                    LibC.read(_wakeFd, &value, sizeof(ulong));
+                    LibC.Read(_wakeFd, (byte*)&value, sizeof(ulong));
                 }
-                if (fds[0].Revents != 0)
+                if (fds[0].ReturnedEvents != 0)
                 {
                     IbvCq* cq;
                     nint context;
@@ -41,7 +42,7 @@ internal sealed unsafe partial class RdmaChannel
                         ArmAndDrain();
                     }
                 }
-                if (fds[1].Revents != 0) HandleConnectionEvents();
+                if (fds[1].ReturnedEvents != 0) HandleConnectionEvents();
             }
         }
         catch (RdmaException e)

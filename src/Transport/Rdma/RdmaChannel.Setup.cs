@@ -1,5 +1,6 @@
 using System.Net;
 using System.Runtime.InteropServices;
+using StreamKit.Transport.Native;
 using StreamKit.Transport.Rdma.Native;
 
 namespace StreamKit.Transport.Rdma;
@@ -78,7 +79,7 @@ internal sealed unsafe partial class RdmaChannel
         _recvSge = (IbvSge*)(_recvWr + 1);
         _completions = (IbvWc*)(_recvSge + 1);
 
-        _wakeFd = LibC.eventfd(0, LibC.EfdCloexec | LibC.EfdNonblock);
+        _wakeFd = LibC.EventFd(0, LibC.EFD_CLOEXEC | LibC.EFD_NONBLOCK);
         if (_wakeFd < 0) throw RdmaException.FromErrno(RdmaErrorKind.SetupFailed, "eventfd failed");
 
         _pd = VerbsNative.ibv_alloc_pd(context);
@@ -205,7 +206,7 @@ internal sealed unsafe partial class RdmaChannel
         if (_progress == null) return;
         _stopping = true;
         ulong one = 1;
-        LibC.write(_wakeFd, &one, sizeof(ulong));
+        LibC.Write(_wakeFd, (byte*)&one, sizeof(ulong));
         _progress.Join();
     }
 
@@ -230,7 +231,7 @@ internal sealed unsafe partial class RdmaChannel
         }
         _id = null;
         _cm = null;
-        if (_wakeFd >= 0) LibC.close(_wakeFd);
+        if (_wakeFd >= 0) LibC.Close(_wakeFd);
         _wakeFd = -1;
         if (_scratch != null) NativeMemory.Free(_scratch);
         _scratch = null;

@@ -136,7 +136,7 @@ public sealed class ControlLineReaderTests
 
     private static unsafe int DupOf(PassedFd fd)
     {
-        int copy = StreamKit.Transport.Control.Native.LibC.Fcntl(fd.Fd, 1030 /* F_DUPFD_CLOEXEC */, 0);
+        int copy = StreamKit.Transport.Native.LibC.Fcntl(fd.Fd, 1030 /* F_DUPFD_CLOEXEC */, 0);
         Assert.True(copy >= 0);
         return copy;
     }

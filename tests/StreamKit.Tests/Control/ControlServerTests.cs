@@ -317,7 +317,7 @@ public sealed class ControlServerTests
     public async Task PeersOfAnotherUidArePermissionDenied()
     {
         string directory = ControlFixture.NewDirectory();
-        bool root = StreamKit.Transport.Control.Native.LibC.GetEffectiveUserId() == 0;
+        bool root = StreamKit.Transport.Native.LibC.GetEffectiveUserId() == 0;
         // As root (always allowed) a peer of another uid is needed: python3 under setpriv as nobody.
         // Otherwise this process itself is the foreign peer: allow some other uid only.
         await using var server = new ControlServer(Path.Combine(directory, "p.sock"), new SourceControlHandler(new RecordingSession()),
@@ -350,7 +350,7 @@ public sealed class ControlServerTests
             await client.Completion.WaitAsync(timeout.Token);
         }
         ControlAssert.Error(reply, ControlErrorCode.PermissionDenied, null);
-        string peerUid = root ? "65534" : StreamKit.Transport.Control.Native.LibC.GetEffectiveUserId().ToString();
+        string peerUid = root ? "65534" : StreamKit.Transport.Native.LibC.GetEffectiveUserId().ToString();
         Assert.Contains($"(uid {peerUid})", reply.GetProperty("error").GetProperty("message").GetString());
         Assert.False(server.HasClient);
         Directory.Delete(directory, true);

@@ -3,8 +3,8 @@ using System.Text;
 using System.Text.Json;
 using StreamKit.Device;
 using StreamKit.Transport.Control;
-using StreamKit.Transport.Control.Native;
-using LibC = StreamKit.Transport.Control.Native.LibC;
+using StreamKit.Transport.Native;
+using LibC = StreamKit.Transport.Native.LibC;
 using StreamKit.Wire;
 
 namespace StreamKit.Tests.Control;

@@ -122,9 +122,9 @@ public sealed class DestinationConversationTests
     /// <summary>What one read of the read end returns within a second: 0 means EOF (no writer left anywhere), -1 nothing yet.</summary>
     private static unsafe int TestPipeReadable(TestPipe pipe)
     {
-        var poll = new StreamKit.Transport.Control.Native.PollFd { Fd = pipe.Read.Fd, Events = StreamKit.Transport.Control.Native.LibC.POLLIN };
-        if (StreamKit.Transport.Control.Native.LibC.Poll(&poll, 1, 1000) <= 0) return -1;
+        var poll = new StreamKit.Transport.Native.PollFd { Fd = pipe.Read.Fd, Events = StreamKit.Transport.Native.LibC.POLLIN };
+        if (StreamKit.Transport.Native.LibC.Poll(&poll, 1, 1000) <= 0) return -1;
         byte b;
-        return (int)StreamKit.Transport.Control.Native.LibC.Read(pipe.Read.Fd, &b, 1);
+        return (int)StreamKit.Transport.Native.LibC.Read(pipe.Read.Fd, &b, 1);
     }
 }

@@ -15,7 +15,7 @@ public sealed class PassedFdDataChannelTests
         public void OnFinalEnd(PassedFdDataChannel channel) => Final++;
     }
 
-    private static PassedFd Dup(PassedFd fd) => new(StreamKit.Transport.Control.Native.LibC.Fcntl(fd.Fd, 1030 /* F_DUPFD_CLOEXEC */, 0));
+    private static PassedFd Dup(PassedFd fd) => new(StreamKit.Transport.Native.LibC.Fcntl(fd.Fd, 1030 /* F_DUPFD_CLOEXEC */, 0));
 
     [Fact]
     public void ZeroByteReadIsTemporaryInPreCopyAndFinalInStopCopy()

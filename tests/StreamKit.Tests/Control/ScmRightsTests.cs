@@ -2,7 +2,7 @@ using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using System.Text;
 using StreamKit.Transport.Control;
-using StreamKit.Transport.Control.Native;
+using StreamKit.Transport.Native;
 using Xunit;
 
 namespace StreamKit.Tests.Control;

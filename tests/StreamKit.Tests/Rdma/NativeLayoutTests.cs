@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using StreamKit.Transport.Native;
 using StreamKit.Transport.Rdma.Native;
 using Xunit;
 
@@ -98,7 +99,7 @@ public unsafe class NativeLayoutTests
         });
         Assert.Equal(4, sizeof(RdmaEventChannel));
         Assert.Equal(8, sizeof(PollFd));
-        Assert.Equal(6, Offset<PollFd>("Revents"));
+        Assert.Equal(6, Offset<PollFd>("ReturnedEvents"));
     }
 
     [Fact]

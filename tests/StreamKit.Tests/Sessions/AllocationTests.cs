@@ -18,7 +18,11 @@ public class AllocationTests(ITestOutputHelper output)
     [InlineData(2)]
     public async Task PumpAndWriterThreadsDoNotAllocatePerChunk(int channels)
     {
-        for (int round = 0; round < 2; round++) // round 0 warms up (JIT, statics, pools)
+        // Round 0 warms up (JIT, statics, pools). A per-chunk allocation shows in every measured round; a wait path
+        // that allocates once in a while (a contended monitor on a loaded machine) may show in one, so the quietest
+        // of three measured rounds is what must stay under a byte per chunk.
+        double pumpPerChunk = double.MaxValue, writerPerChunk = double.MaxValue;
+        for (int round = 0; round < 4; round++)
         {
             var (source, destination) = Pair("sim:profile=bulk,size=16MiB,seed=61");
             using (source)
@@ -35,9 +39,11 @@ public class AllocationTests(ITestOutputHelper output)
                 output.WriteLine($"round {round}, {channels} channel(s): {chunksSent} chunks sent, pump threads allocated {pumpBytes} B; {chunksApplied} applied, writer threads allocated {writerBytes} B");
                 Assert.True(chunksSent > 250);
                 if (round == 0) continue;
-                Assert.True(pumpBytes / (double)chunksSent < 8, $"pump threads allocated {pumpBytes} B for {chunksSent} chunks");
-                Assert.True(writerBytes / (double)chunksApplied < 8, $"writer threads allocated {writerBytes} B for {chunksApplied} chunks");
+                pumpPerChunk = Math.Min(pumpPerChunk, pumpBytes / (double)chunksSent);
+                writerPerChunk = Math.Min(writerPerChunk, writerBytes / (double)chunksApplied);
             }
         }
+        Assert.True(pumpPerChunk < 1, $"pump threads allocated {pumpPerChunk:0.##} B per chunk in their quietest round");
+        Assert.True(writerPerChunk < 1, $"writer threads allocated {writerPerChunk:0.##} B per chunk in their quietest round");
     }
 }

@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace StreamKit.Transport.Control.Native;
+namespace StreamKit.Transport.Native;
 
 /// <summary>
 /// <c>struct msghdr</c> for LP64 Linux (glibc; musl has the same offsets on little-endian, with

@@ -1,9 +1,11 @@
 using System.Runtime.InteropServices;
 
-namespace StreamKit.Transport.Control.Native;
+namespace StreamKit.Transport.Native;
 
 /// <summary>
-/// The few libc calls the control socket and the passed-fd data channel need. "libc" is mapped to
+/// The libc calls of the transport layer: the control socket and its passed-fd data channels
+/// (sendmsg/recvmsg with SCM_RIGHTS, read/write/poll on passed fds) and the RDMA progress loop (poll over
+/// the completion-channel and CM-event fds, an eventfd to wake it). "libc" is mapped to
 /// the C library's soname by the runtime on Linux; every call sets errno (read it with
 /// <see cref="Marshal.GetLastPInvokeError"/>). The struct layouts assume LP64 (x86_64, arm64):
 /// <see cref="EnsureSupported"/> refuses anything else.
@@ -30,6 +32,10 @@ internal static unsafe partial class LibC
     internal const short POLLERR = 0x8;
     internal const short POLLHUP = 0x10;
 
+    // sys/eventfd.h
+    internal const int EFD_CLOEXEC = 0x80000;
+    internal const int EFD_NONBLOCK = 0x800;
+
     /// <summary><c>VFIO_MIG_GET_PRECOPY_INFO</c> = _IO(';', 100 + 21) with the generic ioctl encoding.</summary>
     internal const nuint VFIO_MIG_GET_PRECOPY_INFO = 0x3B79;
 
@@ -55,6 +61,9 @@ internal static unsafe partial class LibC
 
     [LibraryImport(Library, EntryPoint = "poll", SetLastError = true)]
     internal static partial int Poll(PollFd* fds, nuint count, int timeoutMilliseconds);
+
+    [LibraryImport(Library, EntryPoint = "eventfd", SetLastError = true)]
+    internal static partial int EventFd(uint initialValue, int flags);
 
     [LibraryImport(Library, EntryPoint = "pipe2", SetLastError = true)]
     internal static partial int Pipe2(int* fds, int flags);
