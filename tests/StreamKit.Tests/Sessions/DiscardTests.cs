@@ -38,10 +38,13 @@ public class DiscardTests
             var sent = Assert.Single(outcome.Sent!.Devices);
             var received = Assert.Single(outcome.Received!.Devices);
             Assert.Equal(expectedDiscards, sent.Discards);
-            Assert.Equal(expectedDiscards, received.Discards);
             Assert.Equal(expectedDiscards, source.ResetCount);
             Assert.True(spec.Contains("reset-at=0") || sent.DiscardedBytes > 0, "the discarded epochs carried data");
-            Assert.Equal(expectedDiscards, destination.ResetCount); // one reset per applied DISCARD
+            // On one channel the receiver applies every DISCARD. On several, a newer DISCARD may overtake an older one
+            // on another channel and void it (spec §5.3): the older one is then dropped as stale, never applied.
+            if (channels == 1) Assert.Equal(expectedDiscards, received.Discards);
+            else Assert.InRange(received.Discards, 1, expectedDiscards);
+            Assert.Equal(received.Discards, destination.ResetCount); // one reset per applied DISCARD
         }
     }
 
