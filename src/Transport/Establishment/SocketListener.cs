@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
-using System.Threading.Channels;
 using StreamKit.Wire;
 
 namespace StreamKit.Transport;
@@ -14,36 +13,24 @@ namespace StreamKit.Transport;
 /// preamble, then <see cref="ChannelGroupAssembler"/>. A silent or trickling peer therefore costs one
 /// handshake slot until its deadline, never the accept loop.
 /// </summary>
-internal sealed class SocketListener : TransportListener
+internal sealed class SocketListener : GroupingListener
 {
     internal const int MaxConcurrentHandshakes = 64;
 
-    /// <summary>Complete streams waiting for <see cref="AcceptAsync"/>; beyond this, new ones are refused (they hold sockets).</summary>
-    internal const int MaxUnacceptedStreams = 16;
-
     private readonly Socket _socket;
     private readonly TransportAddress _address;
-    private readonly TransportOptions _options;
     private readonly TransportKind _kind;
     private readonly TlsHandshake.ServerContext? _tls;
-    private readonly Action<TransportException>? _onRejected;
-    private readonly ChannelGroupAssembler _assembler;
-    private readonly Channel<object> _outcomes = Channel.CreateBounded<object>(MaxUnacceptedStreams);
-    private readonly CancellationTokenSource _stopping = new();
-    private readonly HashSet<Task> _inflight = new();
     private readonly Task _acceptLoop;
     private int _handshakes;
-    private int _disposed;
 
     private SocketListener(Socket socket, TransportAddress address, TransportOptions options, Action<TransportException>? onRejected)
+        : base(options, onRejected)
     {
         _socket = socket;
         _address = address;
-        _options = options;
         _kind = address.Scheme == TransportScheme.Unix ? TransportKind.Unix : TransportKind.Tcp;
         _tls = options.Tls is { } tls ? new TlsHandshake.ServerContext(tls) : null;
-        _onRejected = onRejected;
-        _assembler = new ChannelGroupAssembler(options, OnGroupComplete, OnGroupExpired);
         _acceptLoop = AcceptLoopAsync();
     }
 
@@ -91,31 +78,17 @@ internal sealed class SocketListener : TransportListener
         }
     }
 
-    public override async ValueTask<ChannelGroup> AcceptAsync(CancellationToken cancellationToken = default)
-    {
-        object outcome;
-        try
-        {
-            outcome = await _outcomes.Reader.ReadAsync(cancellationToken).ConfigureAwait(false);
-        }
-        catch (ChannelClosedException)
-        {
-            throw new ObjectDisposedException(nameof(SocketListener), "the listener was disposed");
-        }
-        return outcome as ChannelGroup ?? throw (TransportException)outcome;
-    }
-
     private async Task AcceptLoopAsync()
     {
         await Task.Yield();
-        while (!_stopping.IsCancellationRequested)
+        while (!Stopping.IsCancellationRequested)
         {
             Socket accepted;
             try
             {
-                accepted = await _socket.AcceptAsync(_stopping.Token).ConfigureAwait(false);
+                accepted = await _socket.AcceptAsync(Stopping.Token).ConfigureAwait(false);
             }
-            catch (Exception) when (_stopping.IsCancellationRequested)
+            catch (Exception) when (Stopping.IsCancellationRequested)
             {
                 return;
             }
@@ -123,7 +96,7 @@ internal sealed class SocketListener : TransportListener
             {
                 // EMFILE, ECONNABORTED and friends: report, breathe, keep listening.
                 Report(new TransportException(TransportErrors.Classify(e.SocketErrorCode), $"accept failed: {e.Message} ({e.SocketErrorCode})", _address.ToString(), e));
-                try { await Task.Delay(50, _stopping.Token).ConfigureAwait(false); } catch (OperationCanceledException) { return; }
+                try { await Task.Delay(50, Stopping.Token).ConfigureAwait(false); } catch (OperationCanceledException) { return; }
                 continue;
             }
             catch (ObjectDisposedException)
@@ -147,12 +120,12 @@ internal sealed class SocketListener : TransportListener
         string peer = SocketConnection.Describe(socket.RemoteEndPoint, _kind);
         TransportConnection? connection = null;
         bool handedOver = false;
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
-        if (_options.HandshakeTimeout != Timeout.InfiniteTimeSpan) deadline.CancelAfter(_options.HandshakeTimeout);
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(Stopping.Token);
+        if (Options.HandshakeTimeout != Timeout.InfiniteTimeSpan) deadline.CancelAfter(Options.HandshakeTimeout);
         try
         {
-            if (_kind == TransportKind.Tcp) SocketFactory.ApplyTcpOptions(socket, _options);
-            var settings = ConnectionSettings.From(_options, bandwidth: null);
+            if (_kind == TransportKind.Tcp) SocketFactory.ApplyTcpOptions(socket, Options);
+            var settings = ConnectionSettings.From(Options, bandwidth: null);
             if (_tls is not null)
             {
                 try
@@ -173,17 +146,13 @@ internal sealed class SocketListener : TransportListener
                 connection = new SocketConnection(socket, _kind, settings);
             }
             var preamble = await PreambleExchange.ReadAsync(connection, deadline.Token).ConfigureAwait(false);
-            var refusal = _assembler.Offer(connection, preamble);
-            if (refusal is null)
+            if (await OfferAsync(connection, preamble).ConfigureAwait(false))
             {
                 connection = null;
                 handedOver = true; // the assembler owns it now
-                return;
             }
-            await RejectionNotice.TrySendAsync(connection, preamble, StreamErrorCode.BadChannel, refusal.Detail).ConfigureAwait(false);
-            Report(refusal);
         }
-        catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
+        catch (OperationCanceledException) when (Stopping.IsCancellationRequested)
         {
         }
         catch (OperationCanceledException)
@@ -191,7 +160,7 @@ internal sealed class SocketListener : TransportListener
             long received = connection?.BytesReceived ?? 0;
             string what = _tls is not null && connection is null ? "TLS handshake" : "preamble";
             Report(new TransportException(TransportErrorKind.Timeout, string.Create(CultureInfo.InvariantCulture,
-                $"no complete {what} within {_options.HandshakeTimeout.TotalSeconds:0.###} s ({received} bytes received); closing"), peer));
+                $"no complete {what} within {Options.HandshakeTimeout.TotalSeconds:0.###} s ({received} bytes received); closing"), peer));
         }
         catch (TransportException e)
         {
@@ -222,72 +191,16 @@ internal sealed class SocketListener : TransportListener
         }
     }
 
-    private void OnGroupComplete(ChannelGroup group)
-    {
-        if (_outcomes.Writer.TryWrite(group)) return;
-        var refusal = new TransportException(TransportErrorKind.HandshakeRejected, _disposed != 0
-            ? $"stream {group.StreamId} completed while the listener was shutting down"
-            : $"stream {group.StreamId} refused: {MaxUnacceptedStreams} complete streams are already waiting to be accepted");
-        Report(refusal);
-        Track(CloseGroupAsync(group, StreamErrorCode.BadChannel, refusal.Detail));
-    }
-
-    private void OnGroupExpired(TransportException error, IReadOnlyList<(TransportConnection Connection, Preamble Preamble)> arrived)
-    {
-        Track(CloseAsync(arrived, StreamErrorCode.Timeout, error.Detail));
-        // Reported through AcceptAsync (the caller waits for this stream); if nobody is taking outcomes, through the callback.
-        if (!_outcomes.Writer.TryWrite(error)) Report(error);
-        else TransportMetrics.Refused(error.Kind);
-    }
-
-    private static Task CloseGroupAsync(ChannelGroup group, StreamErrorCode code, string text) =>
-        CloseAsync(Enumerable.Range(0, group.Count).Select(i => (group[i], group.Preambles[i])).ToList(), code, text);
-
-    private static async Task CloseAsync(IReadOnlyList<(TransportConnection Connection, Preamble Preamble)> channels, StreamErrorCode code, string text)
-    {
-        foreach (var (connection, preamble) in channels)
-        {
-            await RejectionNotice.TrySendAsync(connection, preamble, code, text).ConfigureAwait(false);
-            await connection.DisposeAsync().ConfigureAwait(false);
-        }
-    }
-
-    private void Report(TransportException rejection)
-    {
-        TransportMetrics.Refused(rejection.Kind);
-        try { _onRejected?.Invoke(rejection); }
-        catch (Exception) { /* a faulty observer must not stop the listener */ }
-    }
-
-    private void Track(Task task)
-    {
-        lock (_inflight) _inflight.Add(task);
-        task.ContinueWith(static (t, s) =>
-        {
-            var set = (HashSet<Task>)s!;
-            lock (set) set.Remove(t);
-        }, _inflight, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-    }
-
     public override async ValueTask DisposeAsync()
     {
-        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
-        _stopping.Cancel();
+        if (!BeginDispose()) return;
         _socket.Dispose();
         await _acceptLoop.ConfigureAwait(false);
-        Task[] inflight;
-        lock (_inflight) inflight = _inflight.ToArray();
-        await Task.WhenAll(inflight).ConfigureAwait(false);
-        foreach (var (connection, _) in _assembler.Drain())
-            await connection.DisposeAsync().ConfigureAwait(false);
-        _outcomes.Writer.TryComplete();
-        while (_outcomes.Reader.TryRead(out var outcome))
-            if (outcome is ChannelGroup group) await group.DisposeAsync().ConfigureAwait(false);
+        await EndDisposeAsync().ConfigureAwait(false);
         if (_kind == TransportKind.Unix)
         {
             try { File.Delete(_address.Path!); }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException) { /* best effort */ }
         }
-        _stopping.Dispose();
     }
 }
