@@ -216,9 +216,16 @@ public class ChunkWriterTests
             writer.WritePrecopyInfo(1, new PrecopyInfoRecord(1, 2));
         }
         for (int i = 0; i < 10; i++) Round(); // warm-up: JIT, scratch buffer
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 500; i++) Round();
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        // A per-chunk allocation shows in every window; a one-off the runtime makes on this thread (seen once in a full,
+        // parallel suite run while methods were still tiering up) shows in one. The quietest window must be empty.
+        long quietest = long.MaxValue;
+        for (int window = 0; window < 3; window++)
+        {
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 500; i++) Round();
+            quietest = Math.Min(quietest, GC.GetAllocatedBytesForCurrentThread() - before);
+        }
+        Assert.Equal(0, quietest);
     }
 
     [Fact]
