@@ -81,6 +81,8 @@ internal static class CliApp
         public override int Invoke(ParseResult parseResult)
         {
             int result = inner.Invoke(parseResult);
+            // fuzz has its own exit codes (0 nothing found, 1 findings, 2 usage), stated in its description.
+            if (parseResult.CommandResult.Command.Name == "fuzz") return result;
             var output = parseResult.InvocationConfiguration.Output;
             output.WriteLine(ExitCodes.HelpText);
             output.WriteLine();

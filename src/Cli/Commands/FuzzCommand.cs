@@ -67,7 +67,7 @@ internal static class FuzzCommand
         };
         var json = CommonOptions.Json();
         var command = new Command("fuzz", "Fuzz StreamKit's parsers and receiver in-process, write malformed-stream cases, or send them to a live receiver " +
-                                          "(--target) to see how it answers. Reproducible by --seed. Exit 0 when nothing was found, 1 with findings.")
+                                          "(--target) to see how it answers. Reproducible by --seed. Exit codes: 0 nothing was found, 1 findings, 2 usage error.")
         {
             name, targetName, seconds, iterations, seed, callLimit, start, corpus, target, focus, answerTimeout, json,
         };
