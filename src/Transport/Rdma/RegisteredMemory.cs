@@ -19,16 +19,10 @@ internal sealed unsafe class RegisteredMemory : IDisposable
 
     /// <exception cref="RdmaException"><see cref="RdmaErrorKind.SetupFailed"/> when registration fails.</exception>
     internal RegisteredMemory(nint pd, int slotSize, int slotCount, string what)
+        : this(pd, GC.AllocateUninitializedArray<byte>(checked(slotSize * slotCount), pinned: true), what)
     {
         SlotSize = slotSize;
         SlotCount = slotCount;
-        _array = GC.AllocateUninitializedArray<byte>(checked(slotSize * slotCount), pinned: true);
-        _base = (byte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_array));
-        _mr = VerbsNative.ibv_reg_mr(pd, _base, (nuint)_array.Length, Ibv.AccessLocalWrite);
-        if (_mr == null)
-            throw RdmaException.FromErrno(RdmaErrorKind.SetupFailed,
-                $"ibv_reg_mr of {_array.Length} bytes of {what} failed (without CAP_IPC_LOCK, the memlock limit, ulimit -l, must cover it)");
-        Lkey = _mr->Lkey;
     }
 
     /// <summary>
