@@ -42,6 +42,23 @@ internal sealed record RdmaChannelOptions
     /// <summary>The private-data block this side sends.</summary>
     internal ConnectionParameters LocalParameters => new(ReceiveBufferSize, ReceiveDepth, ControlDepth);
 
+    /// <summary>
+    /// The rdma_connect / rdma_accept parameters both sides send: retry counts and, as private data, this side's
+    /// <see cref="LocalParameters"/> encoded into <paramref name="privateData"/> (<see cref="ConnectionParameters.Size"/>
+    /// bytes the caller keeps alive until the call returns).
+    /// </summary>
+    internal unsafe Native.RdmaConnParam ConnectionParam(byte* privateData)
+    {
+        LocalParameters.Encode(new Span<byte>(privateData, ConnectionParameters.Size));
+        return new Native.RdmaConnParam
+        {
+            PrivateData = privateData,
+            PrivateDataLen = ConnectionParameters.Size,
+            RetryCount = RetryCount,
+            RnrRetryCount = RnrRetryCount,
+        };
+    }
+
     /// <exception cref="ArgumentOutOfRangeException">A value is outside what the protocol or the verbs allow.</exception>
     internal void Validate()
     {

@@ -61,14 +61,7 @@ internal static class RdmaConnector
             events = null;
 
             byte* privateData = stackalloc byte[ConnectionParameters.Size];
-            options.LocalParameters.Encode(new Span<byte>(privateData, ConnectionParameters.Size));
-            var param = new RdmaConnParam
-            {
-                PrivateData = privateData,
-                PrivateDataLen = ConnectionParameters.Size,
-                RetryCount = options.RetryCount,
-                RnrRetryCount = options.RnrRetryCount,
-            };
+            var param = options.ConnectionParam(privateData);
             if (CmNative.rdma_connect(channel.Id, &param) != 0)
                 throw RdmaException.FromErrno(RdmaErrorKind.SetupFailed, $"rdma_connect({remote}) failed");
             CmEvent reply = channel.Events.Wait(options.ConnectTimeout, $"{remote} to accept the connection", cancellationToken);

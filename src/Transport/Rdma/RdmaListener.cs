@@ -130,14 +130,7 @@ internal sealed class RdmaListener : IDisposable
             events = null;
 
             byte* privateData = stackalloc byte[ConnectionParameters.Size];
-            _options.LocalParameters.Encode(new Span<byte>(privateData, ConnectionParameters.Size));
-            var param = new RdmaConnParam
-            {
-                PrivateData = privateData,
-                PrivateDataLen = ConnectionParameters.Size,
-                RetryCount = _options.RetryCount,
-                RnrRetryCount = _options.RnrRetryCount,
-            };
+            var param = _options.ConnectionParam(privateData);
             if (CmNative.rdma_accept(channel.Id, &param) != 0)
                 throw RdmaException.FromErrno(RdmaErrorKind.SetupFailed, $"rdma_accept of {remote} failed");
             CmEvent done = channel.Events.Wait(_options.ConnectTimeout, $"{remote} to complete the connection", cancellationToken);

@@ -152,17 +152,7 @@ internal sealed class SenderDevicePump : IChunkBufferOwner
     {
         ulong estimate = StopCopyEstimate is { } e ? (ulong)e : DeviceBeginRecord.UnknownEstimate;
         var record = new DeviceBeginRecord((ulong)Device.Features, estimate, Device.Name, Device.DriverHint);
-        var buffer = TakeBuffer();
-        int length = ChunkHeader.Size + record.EncodedLength;
-        _session.Window.Reserve(length);
-        var channel = NextChannel();
-        lock (channel.WriterLock)
-        {
-            channel.Sink.Attach(buffer);
-            channel.Writer.BeginDevice(Id, record);
-            channel.Enqueue(buffer, channel.Sink.Written, this);
-        }
-        CountControl(length);
+        SendControl(record.EncodedLength, record, static (writer, id, r) => writer.BeginDevice(id, r));
     }
 
     /// <summary>Pre-copy rounds until the coordinator asks pumps to park.</summary>
@@ -330,17 +320,7 @@ internal sealed class SenderDevicePump : IChunkBufferOwner
         _data?.Dispose();
         _data = null;
         long dropped = _epochBytes;
-        var buffer = TakeBuffer();
-        int length = ChunkHeader.Size + DiscardRecord.Size;
-        _session.Window.Reserve(length);
-        var channel = NextChannel();
-        lock (channel.WriterLock)
-        {
-            channel.Sink.Attach(buffer);
-            channel.Writer.Discard(Id, DiscardReason.SourceDeviceReset);
-            channel.Enqueue(buffer, channel.Sink.Written, this);
-        }
-        CountControl(length);
+        SendControl(DiscardRecord.Size, DiscardReason.SourceDeviceReset, static (writer, id, reason) => writer.Discard(id, reason));
         Volatile.Write(ref _epoch, _epoch + 1);
         _epochBytes = 0;
         _initialDone = false;
@@ -373,17 +353,7 @@ internal sealed class SenderDevicePump : IChunkBufferOwner
             throw new MigrationException(StreamErrorCode.SourceDeviceFailed, MigrationFailureOrigin.SourceDevice,
                 $"{Device.Name} was reset during STOP_COPY (epoch {Epoch}, {_epochBytes} bytes read): its stopped state cannot be read again");
 
-        var buffer = TakeBuffer();
-        int length = ChunkHeader.Size + DeviceEndRecord.Size;
-        _session.Window.Reserve(length);
-        var channel = NextChannel();
-        lock (channel.WriterLock)
-        {
-            channel.Sink.Attach(buffer);
-            channel.Writer.EndDevice(Id);
-            channel.Enqueue(buffer, channel.Sink.Written, this);
-        }
-        CountControl(length);
+        SendControl(DeviceEndRecord.Size, 0, static (writer, id, _) => writer.EndDevice(id));
         _stopCopyTicks = Stopwatch.GetTimestamp() - started;
         _phase = MigrationPhase.Committing;
         // Leave STOP_COPY (outside the downtime window: the data is queued already).
@@ -392,16 +362,24 @@ internal sealed class SenderDevicePump : IChunkBufferOwner
         _data = null;
     }
 
-    private void SendPrecopyInfo(PrecopyInfoRecord record)
+    private void SendPrecopyInfo(PrecopyInfoRecord record) =>
+        SendControl(PrecopyInfoRecord.Size, record, static (writer, id, r) => writer.WritePrecopyInfo(id, r));
+
+    /// <summary>
+    /// Sends one device-scoped control chunk (DEVICE_BEGIN, PRECOPY_INFO, DISCARD, DEVICE_END) of
+    /// <paramref name="payloadLength"/> bytes: one of this pump's buffers, window reserved, encoded under the
+    /// next channel's writer lock so its sequence number and its place in the queue agree.
+    /// </summary>
+    private void SendControl<TState>(int payloadLength, TState state, Action<ChunkWriter, ushort, TState> write)
     {
         var buffer = TakeBuffer();
-        int length = ChunkHeader.Size + PrecopyInfoRecord.Size;
+        int length = ChunkHeader.Size + payloadLength;
         _session.Window.Reserve(length);
         var channel = NextChannel();
         lock (channel.WriterLock)
         {
             channel.Sink.Attach(buffer);
-            channel.Writer.WritePrecopyInfo(Id, record);
+            write(channel.Writer, Id, state);
             channel.Enqueue(buffer, channel.Sink.Written, this);
         }
         CountControl(length);

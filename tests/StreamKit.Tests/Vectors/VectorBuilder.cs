@@ -210,25 +210,9 @@ internal sealed class VectorBuilder
 
     public static string Describe(in ChunkHeader h) => Describe(h.Type, h.Flags, h.Device, h.Epoch, h.Sequence, h.Offset, h.WireLength, h.RawLength);
 
-    public static string TypeName(ChunkType type) => type switch
-    {
-        ChunkType.DeviceBegin => "DEVICE_BEGIN",
-        ChunkType.Data => "DATA",
-        ChunkType.ZeroRun => "ZERO_RUN",
-        ChunkType.Config => "CONFIG",
-        ChunkType.PrecopyInfo => "PRECOPY_INFO",
-        ChunkType.Discard => "DISCARD",
-        ChunkType.DeviceEnd => "DEVICE_END",
-        ChunkType.StreamEnd => "STREAM_END",
-        ChunkType.Abort => "ABORT",
-        ChunkType.Padding => "PADDING",
-        ChunkType.Ack => "ACK",
-        ChunkType.SwitchoverAck => "SWITCHOVER_ACK",
-        ChunkType.Error => "ERROR",
-        ChunkType.FinalAck => "FINAL_ACK",
-        ChunkType.Window => "WINDOW",
-        _ => $"TYPE_0x{(byte)type:X2}",
-    };
+    /// <summary>The spec's name; unknown values as TYPE_0xNN (the form expected.json has always used).</summary>
+    public static string TypeName(ChunkType type) =>
+        Enum.IsDefined(type) ? ChunkTypeRules.Name(type) : $"TYPE_0x{(byte)type:X2}";
 }
 
 /// <summary>Byte surgery on valid channel images for the malformed vectors.</summary>
