@@ -22,7 +22,7 @@ namespace StreamKit.LabTests;
 /// </summary>
 internal sealed class CliChecks(CheckRunner runner)
 {
-    private static readonly TimeSpan ProcessTimeout = TimeSpan.FromSeconds(240); // dotnet starts slowly under TCG
+    private static readonly TimeSpan ProcessTimeout = TimeSpan.FromSeconds(360); // dotnet starts slowly under TCG
 
     private static string Env(char device, string what) =>
         Environment.GetEnvironmentVariable($"VFIO_LAB_{device}_{what}") is { Length: > 0 } v ? v
@@ -47,10 +47,10 @@ internal sealed class CliChecks(CheckRunner runner)
         Seed('B', seedB);
 
         // Generous transport deadlines: under TCG on a loaded host a .NET process can stall for seconds, even inside connect().
-        string[] slowHost = ["--handshake-timeout", "120s", "--idle-timeout", "120s"];
+        string[] slowHost = ["--handshake-timeout", "300s", "--idle-timeout", "300s"];
         using var receiver = StreamkitChild.Start(["receive", "--listen", "tcp://127.0.0.1:0", "--device", destinationSpec, "--json", .. slowHost]);
         string address = receiver.WaitForJson("listening", ProcessTimeout).GetProperty("address").GetString()!;
-        string[] send = ["send", "--to", address, "--device", sourceSpec, "--source-after", "running", "--json", "--connect-timeout", "120s", .. slowHost];
+        string[] send = ["send", "--to", address, "--device", sourceSpec, "--source-after", "running", "--json", "--connect-timeout", "300s", .. slowHost];
         using var sender = StreamkitChild.Start(injectReset ? [.. send, "--inject-reset-in-precopy", "1"] : send);
 
         int sent = sender.WaitForExit(ProcessTimeout), received = receiver.WaitForExit(ProcessTimeout);

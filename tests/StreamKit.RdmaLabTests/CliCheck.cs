@@ -11,18 +11,21 @@ namespace StreamKit.RdmaLabTests;
 /// </summary>
 internal sealed class CliCheck(IPAddress address)
 {
-    private static readonly TimeSpan ProcessTimeout = TimeSpan.FromSeconds(240);
+    // Each dotnet process JITs its whole path under TCG emulation (`streamkit --help` alone takes ~8 s on a
+    // quiet host, several times that on a loaded CI runner), and an RDMA connection is only accepted once the
+    // receiver's user space has run its accept path: every deadline here is generous on purpose.
+    private static readonly TimeSpan ProcessTimeout = TimeSpan.FromSeconds(420);
     private const string Source = "sim:profile=mlx5,size=1MiB,seed=61,chunk=256KiB";
     private const string Destination = "sim:profile=mlx5,size=1MiB,seed=61,chunk=256KiB,state=blank";
 
     internal IEnumerable<LabCheck> All()
     {
-        yield return new("cli-send-receive-rdma", TimeSpan.FromSeconds(300), SendReceive);
+        yield return new("cli-send-receive-rdma", TimeSpan.FromSeconds(480), SendReceive);
     }
 
     private Task<IReadOnlyList<string>> SendReceive(CancellationToken ct) => Task.Run<IReadOnlyList<string>>(() =>
     {
-        string[] slow = ["--handshake-timeout", "120s", "--idle-timeout", "120s", "--json"];
+        string[] slow = ["--connect-timeout", "300s", "--handshake-timeout", "300s", "--idle-timeout", "300s", "--json"];
         using var receiver = StreamkitChild.Start(["receive", "--listen", $"rdma://{address}:0", "--device", Destination, .. slow]);
         string listening = receiver.WaitForJson("listening", ProcessTimeout).GetProperty("address").GetString()!;
         Expect.True(listening.StartsWith("rdma://", StringComparison.Ordinal), $"receiver listens on {listening}");

@@ -19,7 +19,7 @@ internal sealed class TransportSettings
     private readonly Option<bool> _requireClient = new("--require-client-cert") { Description = "Refuse senders without a client certificate chaining to --tls-ca (mutual TLS)." };
     private readonly Option<string?> _bandwidth = new("--max-bandwidth") { Description = "Send-side bandwidth limit for the whole stream, e.g. 100MiB/s or 1Gbit/s (default: unlimited).", HelpName = "RATE" };
 
-    private readonly Option<string?> _connectTimeout = new("--connect-timeout") { Description = "Deadline for each connection to be established (default 10s; raise it for very slow hosts such as emulators).", HelpName = "DURATION" };
+    private readonly Option<string?> _connectTimeout = new("--connect-timeout") { Description = "Deadline for each connection to be established; over rdma:// it also bounds the receiver's accept (default 10s; raise it for very slow hosts such as emulators).", HelpName = "DURATION" };
     private readonly Option<string?> _handshakeTimeout = new("--handshake-timeout") { Description = "Deadline for each connection's TLS handshake and preamble (default 10s; raise it for very slow hosts such as emulators).", HelpName = "DURATION" };
     private readonly Option<string?> _idleTimeout = new("--idle-timeout") { Description = "A connection that receives nothing, or cannot send, for this long fails (default 30s; keepalives flow while a migration is idle).", HelpName = "DURATION" };
 
@@ -48,6 +48,7 @@ internal sealed class TransportSettings
         command.Add(s._key);
         command.Add(s._ca);
         command.Add(s._requireClient);
+        command.Add(s._connectTimeout);
         command.Add(s._handshakeTimeout);
         command.Add(s._idleTimeout);
         return s;

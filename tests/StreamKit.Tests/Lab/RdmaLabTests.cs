@@ -22,7 +22,7 @@ public sealed class RdmaLabTests(RdmaLabRun lab, ITestOutputHelper output) : ICl
         var result = Usable(lab.Get());
         Assert.True(result.Checks.TryGetValue(check, out var outcome),
             $"RDMA lab check {check} printed no PASS/FAIL line (exit {result.ExitCode}); log tail:\n{Tail(result.Log)}");
-        Assert.True(outcome.Passed, $"FAIL {check}: {outcome.Text}");
+        Assert.True(outcome.Passed, $"FAIL {check}: {outcome.Text}\n{string.Join("\n", Details(result, check).Take(80))}");
         output.WriteLine($"PASS {check}");
         foreach (string line in Details(result, check)) output.WriteLine(line);
     }
@@ -41,11 +41,11 @@ public sealed class RdmaLabTests(RdmaLabRun lab, ITestOutputHelper output) : ICl
         Assert.Equal(0, result.ExitCode);
     }
 
-    /// <summary>The indented detail lines the program printed under a check's PASS line.</summary>
+    /// <summary>The indented detail lines the program printed under a check's PASS or FAIL line (a failure's are its exception).</summary>
     private static IEnumerable<string> Details(LabRun.Result result, string check)
     {
         var lines = result.Log.Split('\n');
-        int start = Array.FindIndex(lines, l => l.TrimEnd() == $"PASS {check}");
+        int start = Array.FindIndex(lines, l => l.TrimEnd() == $"PASS {check}" || l.StartsWith($"FAIL {check}:", StringComparison.Ordinal));
         if (start < 0) yield break;
         for (int i = start + 1; i < lines.Length && lines[i].StartsWith("    ", StringComparison.Ordinal); i++) yield return lines[i].TrimEnd();
     }
