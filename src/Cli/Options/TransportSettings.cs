@@ -29,29 +29,24 @@ internal sealed class TransportSettings
     internal static TransportSettings ForSender(Command command)
     {
         var s = new TransportSettings(server: false);
-        command.Add(s._cert);
-        command.Add(s._key);
-        command.Add(s._ca);
-        command.Add(s._serverName);
-        command.Add(s._bandwidth);
-        command.Add(s._connectTimeout);
-        command.Add(s._handshakeTimeout);
-        command.Add(s._idleTimeout);
-        return s;
+        return s.AddTo(command, s._cert, s._key, s._ca, s._serverName, s._bandwidth);
     }
 
     /// <summary>Options for a receiver (server side of TLS).</summary>
     internal static TransportSettings ForReceiver(Command command)
     {
         var s = new TransportSettings(server: true);
-        command.Add(s._cert);
-        command.Add(s._key);
-        command.Add(s._ca);
-        command.Add(s._requireClient);
-        command.Add(s._connectTimeout);
-        command.Add(s._handshakeTimeout);
-        command.Add(s._idleTimeout);
-        return s;
+        return s.AddTo(command, s._cert, s._key, s._ca, s._requireClient);
+    }
+
+    /// <summary>Adds this side's own options, then the connection deadlines both network sides take, in --help order.</summary>
+    private TransportSettings AddTo(Command command, params Option[] ownOptions)
+    {
+        foreach (var option in ownOptions) command.Add(option);
+        command.Add(_connectTimeout);
+        command.Add(_handshakeTimeout);
+        command.Add(_idleTimeout);
+        return this;
     }
 
     /// <summary>Options for a file-only command (save, restore): none of TLS.</summary>
