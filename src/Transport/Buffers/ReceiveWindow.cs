@@ -21,7 +21,7 @@ namespace StreamKit.Transport;
 /// cap: when leased blocks fill it, receiving waits for releases (back-pressure, not failure).
 /// <para>
 /// In place from the transport: when the connection lends its receive buffers
-/// (<see cref="TransportConnection.CanLend"/>, RDMA), each received message is chained as it lies in
+/// (<see cref="TransportConnection.LendNextReceive"/>, RDMA), each received message is chained as it lies in
 /// the registered buffer the adapter wrote (a <see cref="LentSegment"/>) instead of being copied into a
 /// block, so parsing, the payload CRC and the device write all read the adapter's memory; the final
 /// release of a message (window advanced past it, every lease released) re-posts its buffer. When the
@@ -97,7 +97,7 @@ internal sealed class ReceiveWindow : IDisposable
         while (_buffered < minimumBytes && !_completed)
         {
             int received;
-            if (_connection.CanLend)
+            if (_connection.LendNextReceive())
             {
                 var lent = await _connection.ReceiveLentAsync(cancellationToken).ConfigureAwait(false);
                 if (lent is null)

@@ -45,6 +45,8 @@ internal sealed class RdmaConnection : TransportConnection
     private long _copiedBytes;
     private long _receivedInPlaceBytes;
     private long _receivedCopiedBytes;
+    private long _receivedFallbackBytes;
+    private bool _copyingForBudget;
     private readonly SegmentLender _lender;
 
     public RdmaConnection(RdmaChannel channel, string localEndPoint, ConnectionSettings settings)
@@ -69,13 +71,21 @@ internal sealed class RdmaConnection : TransportConnection
     /// <summary>Bytes received in place: lent to the reader in the registered receive buffer (no CPU copy).</summary>
     internal long ReceivedInPlaceBytes => Volatile.Read(ref _receivedInPlaceBytes);
 
-    /// <summary>Bytes copied out of the registered receive buffers (lending budget used up, or a plain receive).</summary>
+    /// <summary>Bytes copied out of the registered receive buffers (lending budget used up, or a plain receive such as the preamble's).</summary>
     internal long ReceivedCopiedBytes => Volatile.Read(ref _receivedCopiedBytes);
+
+    /// <summary>The part of <see cref="ReceivedCopiedBytes"/> copied because the lending budget was used up.</summary>
+    internal long ReceivedFallbackBytes => Volatile.Read(ref _receivedFallbackBytes);
 
     /// <summary>Receive buffers lent and not yet released by every holder (diagnostics and tests).</summary>
     internal int LentBuffers => _lender.Outstanding;
 
-    internal override bool CanLend => _lender.CanLend;
+    internal override bool LendNextReceive()
+    {
+        bool lend = _lender.CanLend;
+        _copyingForBudget = !lend;
+        return lend;
+    }
 
     public override void RegisterSendBuffer(byte[] pinnedArray)
     {
@@ -164,6 +174,7 @@ internal sealed class RdmaConnection : TransportConnection
         _reading.Span.Slice(_readOffset, n).CopyTo(buffer.Span);
         _readOffset += n;
         Volatile.Write(ref _receivedCopiedBytes, _receivedCopiedBytes + n);
+        if (_copyingForBudget) Volatile.Write(ref _receivedFallbackBytes, _receivedFallbackBytes + n);
         if (_readOffset == _reading.Length)
         {
             _reading.Dispose(); // re-post the buffer, owe the credit back

@@ -181,18 +181,20 @@ internal abstract class TransportConnection : IAsyncDisposable
     }
 
     /// <summary>
-    /// True when the next receive may lend the transport's own receive buffer in place
-    /// (<see cref="ReceiveLentAsync"/>) instead of copying into the caller's: the transport lends
-    /// (RDMA) and its lending budget (<see cref="SegmentLender"/>) has room. Sockets copy: false.
+    /// Decides how the next receive goes: true = in place, lending the transport's own receive buffer
+    /// (<see cref="ReceiveLentAsync"/>); false = copying into the caller's buffer (<see cref="ReceiveAsync"/>).
+    /// True only when the transport lends (RDMA) and its lending budget (<see cref="SegmentLender"/>) has
+    /// room; a lending transport remembers a false so it can count the copy as a budget fallback.
+    /// Sockets always copy.
     /// </summary>
-    internal virtual bool CanLend => false;
+    internal virtual bool LendNextReceive() => false;
 
     /// <summary>
     /// Receives the next bytes in place in the transport's receive buffer: a segment holding one
     /// reference that the caller (a <see cref="ReceiveWindow"/>) owns and releases when done; the
     /// final release returns the buffer to the transport. Null when the peer has finished sending.
     /// Same deadlines, counters and failure handling as <see cref="ReceiveAsync"/>; call only when
-    /// <see cref="CanLend"/> is true.
+    /// <see cref="LendNextReceive"/> said so.
     /// </summary>
     /// <exception cref="TransportException">The connection failed, timed out, or had been aborted.</exception>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
@@ -331,7 +333,7 @@ internal abstract class TransportConnection : IAsyncDisposable
     /// <summary>Reads at least one byte, or returns 0 at the end of the peer's stream.</summary>
     protected abstract ValueTask<int> ReceiveCoreAsync(Memory<byte> buffer, CancellationToken cancellationToken);
 
-    /// <summary>Receives in place (transports whose <see cref="CanLend"/> can be true override it).</summary>
+    /// <summary>Receives in place (transports whose <see cref="LendNextReceive"/> can be true override it).</summary>
     protected virtual ValueTask<LentSegment?> ReceiveLentCoreAsync(CancellationToken cancellationToken) =>
         throw new NotSupportedException($"the {Kind} connection does not lend its receive buffers");
 

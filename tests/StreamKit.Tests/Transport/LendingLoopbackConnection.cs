@@ -40,7 +40,7 @@ internal sealed class LendingLoopbackConnection : TransportConnection
 
     public override bool CanSend => true;
     public override bool CanReceive => true;
-    internal override bool CanLend => _lender.CanLend;
+    internal override bool LendNextReceive() => _lender.CanLend;
 
     public SegmentLender Lender => _lender;
     public long InPlaceBytes => Volatile.Read(ref _inPlace);

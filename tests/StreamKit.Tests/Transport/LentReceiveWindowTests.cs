@@ -109,7 +109,7 @@ public class LentReceiveWindowTests
             // A device writer that lags: its queued chunks' leases keep their messages (3 = the budget of 4 credits).
             for (int i = 0; i < 3; i++) held.Add((await NextChunkAsync(window, ct))!.Value);
             Assert.Equal(3, connection.Lender.Outstanding);
-            Assert.False(connection.CanLend);
+            Assert.False(connection.Lender.CanLend);
             Assert.Equal(3 * perChunk, connection.InPlaceBytes);
 
             // The fourth credit keeps circulating: later chunks arrive, copied into pooled blocks.
