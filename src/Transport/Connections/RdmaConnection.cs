@@ -35,6 +35,7 @@ internal sealed class RdmaConnection : TransportConnection
     private static readonly TimeSpan GracefulCloseTimeout = TimeSpan.FromSeconds(2);
 
     private readonly RdmaChannel _channel;
+    private readonly SegmentLender _lender;
     private readonly Lock _registrationGate = new();
     private RegisteredMemory[] _registered = [];
     private RdmaReceivedMessage? _reading;
@@ -47,7 +48,6 @@ internal sealed class RdmaConnection : TransportConnection
     private long _receivedCopiedBytes;
     private long _receivedFallbackBytes;
     private bool _copyingForBudget;
-    private readonly SegmentLender _lender;
 
     public RdmaConnection(RdmaChannel channel, string localEndPoint, ConnectionSettings settings)
         : base(TransportKind.Rdma, localEndPoint, "rdma://" + (channel.RemoteEndPoint?.ToString() ?? "(unknown)"), settings)

@@ -27,10 +27,10 @@ public class LentReceiveWindowTests
         var connection = new LendingLoopbackConnection(buffers: 4, messageSize: ChunkHeader.Size + (16 << 10));
         await using (connection)
         {
-            var sending = SendChunksAsync(connection, chunks, ct);
+            var sending = SendDataChunksAsync(connection, chunks, ct);
             using (var window = new ReceiveWindow(connection, pool, blockSize: 64 << 10, maxReadAhead: 256 << 10))
             {
-                while (await NextChunkAsync(window, ct) is var (payload, lease))
+                while (await ReadChunkAsync(window, ct) is var (payload, lease))
                 {
                     foreach (var segment in payload)
                     {
@@ -70,10 +70,10 @@ public class LentReceiveWindowTests
         var connection = new LendingLoopbackConnection(buffers, messageSize: 4096);
         await using (connection)
         {
-            var sending = SendChunksAsync(connection, chunks, ct);
+            var sending = SendDataChunksAsync(connection, chunks, ct);
             using (var window = new ReceiveWindow(connection, pool, blockSize: 64 << 10, maxReadAhead: 256 << 10))
             {
-                while (await NextChunkAsync(window, ct) is var (payload, lease))
+                while (await ReadChunkAsync(window, ct) is var (payload, lease))
                 {
                     Assert.True(connection.Lender.Outstanding <= connection.Lender.Limit, $"{connection.Lender.Outstanding} buffers lent, budget {connection.Lender.Limit}");
                     foreach (var segment in payload) device.Write(segment.Span);
@@ -103,11 +103,11 @@ public class LentReceiveWindowTests
         var connection = new LendingLoopbackConnection(buffers: 4, messageSize: 16 << 10);
         await using (connection)
         {
-            var sending = SendChunksAsync(connection, chunks, ct);
+            var sending = SendDataChunksAsync(connection, chunks, ct);
             using var window = new ReceiveWindow(connection, pool, blockSize: 64 << 10, maxReadAhead: 256 << 10);
             var held = new List<(ReadOnlySequence<byte> Payload, BufferLease Lease)>();
             // A device writer that lags: its queued chunks' leases keep their messages (3 = the budget of 4 credits).
-            for (int i = 0; i < 3; i++) held.Add((await NextChunkAsync(window, ct))!.Value);
+            for (int i = 0; i < 3; i++) held.Add((await ReadChunkAsync(window, ct))!.Value);
             Assert.Equal(3, connection.Lender.Outstanding);
             Assert.False(connection.Lender.CanLend);
             Assert.Equal(3 * perChunk, connection.InPlaceBytes);
@@ -115,7 +115,7 @@ public class LentReceiveWindowTests
             // The fourth credit keeps circulating: later chunks arrive, copied into pooled blocks.
             for (int i = 3; i < 8; i++)
             {
-                var (payload, lease) = (await NextChunkAsync(window, ct))!.Value;
+                var (payload, lease) = (await ReadChunkAsync(window, ct))!.Value;
                 Assert.Equal(chunks[i], payload.ToArray());
                 lease.Release();
             }
@@ -129,7 +129,7 @@ public class LentReceiveWindowTests
             Assert.Equal(0, connection.Lender.Outstanding);
 
             // Budget back: in place again.
-            while (await NextChunkAsync(window, ct) is var (rest, restLease)) restLease.Release();
+            while (await ReadChunkAsync(window, ct) is var (rest, restLease)) restLease.Release();
             await sending;
             Assert.Equal(7 * perChunk, connection.InPlaceBytes);
             Assert.Equal(5 * perChunk, connection.CopiedBytes);
@@ -147,9 +147,9 @@ public class LentReceiveWindowTests
         (ReadOnlySequence<byte> Payload, BufferLease Lease) held;
         await using (connection)
         {
-            await SendChunksAsync(connection, [chunk], ct);
+            await SendDataChunksAsync(connection, [chunk], ct);
             using var window = new ReceiveWindow(connection, pool, blockSize: 64 << 10);
-            held = (await NextChunkAsync(window, ct))!.Value;
+            held = (await ReadChunkAsync(window, ct))!.Value;
             Assert.Equal(1, connection.Lender.Outstanding);
         }
         Assert.Equal(chunk, held.Payload.ToArray());
@@ -157,6 +157,32 @@ public class LentReceiveWindowTests
         held.Lease.Release();
         Assert.Equal(0, connection.Lender.Outstanding);
         Assert.Throws<InvalidOperationException>(() => held.Lease.Release());
+        pool.AssertNoLeaks();
+    }
+
+    [Fact]
+    public async Task RandomSendsAndReadsWithHeldLeasesAreByteExactOverLentBuffers()
+    {
+        var ct = Deadline();
+        using var pool = new PinnedBufferPool(maxBytes: 8 << 20, maxBlockSize: 64 << 10, trackLeaks: true);
+        var data = RandomBytes(3_000_000, 61);
+        var connection = new LendingLoopbackConnection(buffers: 4, messageSize: 16 << 10);
+        await using (connection)
+        {
+            // Sends of random shapes (messages cut anywhere), reads of up to 400 KB (25 messages) with leases kept across advances.
+            var sending = Task.Run(async () =>
+            {
+                await SendAllAsync(connection, data, 62, ct);
+                await connection.CompleteSendAsync(ct);
+            }, ct);
+            await ReceiveAllAsync(connection, pool, data, 63, ct);
+            await sending;
+            Assert.True(connection.InPlaceBytes > 0 && connection.CopiedBytes > 0, $"in place {connection.InPlaceBytes}, copied {connection.CopiedBytes}");
+            Assert.Equal(data.Length, connection.InPlaceBytes + connection.CopiedBytes);
+            Assert.Equal(data.Length, connection.BytesReceived);
+            Assert.Equal(0, connection.Lender.Outstanding);
+            Assert.Equal(4, connection.FreeCredits);
+        }
         pool.AssertNoLeaks();
     }
 
@@ -171,34 +197,5 @@ public class LentReceiveWindowTests
     {
         Assert.Equal(limit, SegmentLender.LimitFor(credits));
         Assert.True(limit < credits);
-    }
-
-    private static Task SendChunksAsync(TransportConnection connection, IReadOnlyList<byte[]> chunks, CancellationToken ct) => Task.Run(async () =>
-    {
-        var header = new byte[ChunkHeader.Size];
-        for (int i = 0; i < chunks.Count; i++)
-        {
-            new ChunkHeader(ChunkType.Data, 0, 1, 0, (ulong)i, 0, (uint)chunks[i].Length, (uint)chunks[i].Length, Crc32C.Compute(chunks[i])).Encode(header);
-            await connection.SendAsync(header, chunks[i], ct);
-        }
-        await connection.CompleteSendAsync(ct);
-    }, ct);
-
-    /// <summary>Reads one chunk in place, checks its payload CRC there, leases the payload and advances; null at the end.</summary>
-    private static async Task<(ReadOnlySequence<byte> Payload, BufferLease Lease)?> NextChunkAsync(ReceiveWindow window, CancellationToken ct)
-    {
-        var r = await window.ReadAtLeastAsync(ChunkHeader.Size, ct);
-        if (r.Buffer.IsEmpty && r.IsCompleted) return null;
-        var headerBytes = new byte[ChunkHeader.Size];
-        r.Buffer.Slice(0, ChunkHeader.Size).CopyTo(headerBytes);
-        var header = ChunkHeader.Decode(headerBytes, window.Position);
-        r = await window.ReadAtLeastAsync(ChunkHeader.Size + (int)header.WireLength, ct);
-        var payload = r.Buffer.Slice(ChunkHeader.Size, header.WireLength);
-        uint crc = 0;
-        foreach (var segment in payload) crc = Crc32C.Append(crc, segment.Span);
-        Assert.Equal(header.PayloadCrc, crc);
-        var lease = window.Lease(payload);
-        window.Advance(ChunkHeader.Size + header.WireLength);
-        return (payload, lease);
     }
 }
