@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Diagnostics;
 using System.IO.Pipes;
 using System.Net;
@@ -52,6 +53,7 @@ internal sealed class LabChecks(IPAddress address, string deviceName)
         yield return new("transfer-2ch", TransferTimeout, TransferTwoChannels);
         yield return new("flow-control-slow-receiver", TimeSpan.FromSeconds(120), FlowControl);
         yield return new("stream-adapter", TimeSpan.FromSeconds(60), StreamAdapter);
+        yield return new("receive-in-place", TimeSpan.FromSeconds(90), ReceiveInPlace);
         yield return new("peer-closes-mid-stream", TimeSpan.FromSeconds(60), PeerClosesMidStream);
         yield return new("peer-dies-mid-stream", TimeSpan.FromSeconds(150), PeerDies);
     }
@@ -212,6 +214,58 @@ internal sealed class LabChecks(IPAddress address, string deviceName)
         server = pair.Server.Counters;
         Expect.True(server.CreditMessagesSent > 0, "the receiver never sent a credit-only message");
         return Lines(stalled, $"then drained slowly: {total >> 20} MiB byte-exact, at most {maxReady} waiting, {server.CreditMessagesSent} credit-only messages");
+    }
+
+    /// <summary>
+    /// The session's receive path on a real channel: a <see cref="ReceiveWindow"/> over an
+    /// <see cref="RdmaConnection"/> reads messages in place in the registered receive buffers. One read
+    /// needs 1 MiB while 8 × 64 KiB buffers exist: lending them all would leave the sender without
+    /// credits (a hang); the lending budget (6) makes the window copy the rest. Then a lease on lent
+    /// bytes outlives an abort and the connection's disposal (QP destroyed, MR deregistered): the bytes
+    /// stay intact and the late release re-posts nothing.
+    /// </summary>
+    private async Task<IReadOnlyList<string>> ReceiveInPlace(CancellationToken ct)
+    {
+        await using var pair = await ChannelPair.ConnectAsync(address, Small, Small, ct);
+        var sender = new Transport.RdmaConnection(pair.Client, "lab-client", Transport.ConnectionSettings.Unbounded);
+        var receiver = new Transport.RdmaConnection(pair.Server, "lab-server", Transport.ConnectionSettings.Unbounded);
+        const int Big = 1 << 20, Tail = 1000;
+        var data = new byte[Big + Tail];
+        new Random(71).NextBytes(data);
+        var sending = Task.Run(async () => await sender.SendAsync(data, ct), ct);
+        using var pool = new Transport.PinnedBufferPool(maxBytes: 4 << 20, maxBlockSize: 64 * KiB);
+        var window = new Transport.ReceiveWindow(receiver, pool, blockSize: 64 * KiB, maxReadAhead: 2 << 20);
+        Transport.BufferLease lease;
+        ReadOnlySequence<byte> held;
+        try
+        {
+            var r = await window.ReadAtLeastAsync(Big, ct);
+            Expect.True(r.Buffer.Slice(0, Big).ToArray().AsSpan().SequenceEqual(data.AsSpan(0, Big)), "the 1 MiB read differs from what was sent");
+            Expect.True(receiver.LentBuffers <= Transport.SegmentLender.LimitFor(Small.ReceiveDepth), $"{receiver.LentBuffers} buffers lent (budget {Transport.SegmentLender.LimitFor(Small.ReceiveDepth)})");
+            long inPlace = receiver.ReceivedInPlaceBytes, fallback = receiver.ReceivedFallbackBytes;
+            Expect.True(inPlace > 0 && fallback > 0, $"in place {inPlace}, fallback {fallback}: the read should have lent up to the budget, then copied");
+            window.Advance(Big);
+            await sending;
+            r = await window.ReadAtLeastAsync(Tail, ct);
+            held = r.Buffer.Slice(0, Tail);
+            lease = window.Lease(held);
+            window.Advance(Tail);
+            long lentTail = receiver.ReceivedInPlaceBytes - inPlace;
+            Expect.True(lentTail > 0 && receiver.LentBuffers >= 1, $"the tail was not lent ({lentTail} bytes in place, {receiver.LentBuffers} lent)");
+            receiver.Abort("lab: closing with a buffer lent");
+            await receiver.DisposeAsync();
+            Expect.True(pair.Server.IsClosed, "the channel is not closed");
+        }
+        finally
+        {
+            window.Dispose();
+        }
+        Expect.True(held.ToArray().AsSpan().SequenceEqual(data.AsSpan(Big, Tail)), "leased bytes changed after the connection closed");
+        lease.Release();
+        Expect.True(receiver.LentBuffers == 0, $"{receiver.LentBuffers} buffers still lent after the release");
+        await sender.DisposeAsync();
+        return Lines($"1 MiB read over 8 × {Small.ReceiveBufferSize >> 10} KiB receive buffers: {receiver.ReceivedInPlaceBytes} bytes in place, {receiver.ReceivedFallbackBytes} copied by the lending budget's fallback (budget {Transport.SegmentLender.LimitFor(Small.ReceiveDepth)} of {Small.ReceiveDepth})",
+            "a lease on lent bytes outlived abort + dispose (QP destroyed, MR deregistered): bytes intact, late release safe");
     }
 
     private async Task<IReadOnlyList<string>> StreamAdapter(CancellationToken ct)

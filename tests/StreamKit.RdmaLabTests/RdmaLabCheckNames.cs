@@ -10,7 +10,7 @@ internal static class RdmaLabCheckNames
     internal static readonly string[] All =
     [
         "library-missing", "device-present", "connect-refused", "connect-loopback-typed", "handshake-preamble",
-        "transfer-1ch", "transfer-2ch", "flow-control-slow-receiver", "stream-adapter",
+        "transfer-1ch", "transfer-2ch", "flow-control-slow-receiver", "stream-adapter", "receive-in-place",
         "peer-closes-mid-stream", "peer-dies-mid-stream",
         "session-sim-2ch-discard", "session-mtty-a-to-b", "session-receiver-dies", "session-sender-dies",
         "cli-send-receive-rdma",

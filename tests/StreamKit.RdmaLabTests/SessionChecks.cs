@@ -91,8 +91,24 @@ internal sealed class SessionChecks(IPAddress address)
         long zeroCopy = connections.Sum(c => c.ZeroCopyBytes), copied = connections.Sum(c => c.CopiedBytes);
         long deviceBytes = sent.Devices.Sum(d => d.PrecopyBytes + d.StopCopyBytes);
         Expect.True(zeroCopy > 0 && zeroCopy >= deviceBytes / 2, $"only {zeroCopy} bytes went zero-copy for {deviceBytes} device bytes (copied {copied})");
+
+        // The receiver parsed, verified and wrote into the devices from its registered receive buffers:
+        // every byte after the preambles was lent in place, except what the lending budget's copy
+        // fallback took while writers held too many buffers (leases of queued chunks).
+        var inbound = receiver.Session.Group!.Channels.OfType<RdmaConnection>().ToArray();
+        Expect.True(inbound.Length == 2, $"{inbound.Length} RDMA connections on the receiver (expected 2)");
+        long inPlace = inbound.Sum(c => c.ReceivedInPlaceBytes), copiedIn = inbound.Sum(c => c.ReceivedCopiedBytes);
+        long fallback = inbound.Sum(c => c.ReceivedFallbackBytes), receivedBytes = inbound.Sum(c => c.BytesReceived);
+        Expect.True(inPlace + copiedIn == receivedBytes, $"receiver: {inPlace} in place + {copiedIn} copied != {receivedBytes} received");
+        Expect.True(copiedIn - fallback <= inbound.Length * Wire.Preamble.MaxLength,
+            $"receiver: {copiedIn - fallback} bytes copied outside the lending fallback (only the preambles may be)");
+        Expect.True(inPlace > 0, "receiver: nothing was received in place");
+        Expect.True(inbound.All(c => c.LentBuffers == 0), $"receive buffers still lent after the run: {string.Join(", ", inbound.Select(c => c.LentBuffers))}");
+        long returnInPlace = connections.Sum(c => c.ReceivedInPlaceBytes), returnCopied = connections.Sum(c => c.ReceivedCopiedBytes);
         return [$"2 devices over 2 RDMA channels: digests equal, device 1 discarded {s1.DiscardedBytes} bytes once; {sent.WireBytes} wire bytes in {sent.Elapsed.TotalSeconds:0.0} s",
-                $"sender: {zeroCopy} bytes sent in place from registered pump buffers, {copied} bytes copied (preambles, keepalives, records, zero-run chunks); device bytes {deviceBytes}"];
+                $"sender: {zeroCopy} bytes sent in place from registered pump buffers, {copied} bytes copied (preambles, keepalives, records, zero-run chunks); device bytes {deviceBytes}",
+                $"receiver: {inPlace} of {receivedBytes} bytes received in place in registered receive buffers (parsed, CRC-checked, written to the devices from there), {copiedIn} copied: {copiedIn - fallback} preamble bytes, {fallback} by the lending budget's fallback",
+                $"sender's return path: {returnInPlace} bytes in place, {returnCopied} copied"];
     }
 
     private static string Env(char device, string what) =>

@@ -3,7 +3,8 @@ using System.Buffers;
 namespace StreamKit.Transport;
 
 /// <summary>
-/// A hold on the pooled blocks under a slice of a <see cref="ReceiveWindow"/>: the slice stays valid
+/// A hold on the segments (pooled blocks, lent transport buffers) under a slice of a
+/// <see cref="ReceiveWindow"/>: the slice stays valid
 /// after the window advances past it, until <see cref="Release"/>. The receive path leases a chunk's
 /// payload, advances, hands payload + lease to the device writer, and the writer releases after
 /// <c>write()</c> returns. Release exactly once (like an <see cref="ArrayPool{T}"/> rental); a release
@@ -11,11 +12,11 @@ namespace StreamKit.Transport;
 /// </summary>
 internal readonly struct BufferLease
 {
-    private readonly PooledBuffer? _first;
+    private readonly WindowSegment? _first;
     private readonly int _count;
     private readonly int _generation;
 
-    private BufferLease(PooledBuffer first, int count)
+    private BufferLease(WindowSegment first, int count)
     {
         _first = first;
         _count = count;
@@ -30,13 +31,13 @@ internal readonly struct BufferLease
 
     /// <summary>
     /// Takes a reference on every block spanned by <paramref name="slice"/>, which must be a slice of a
-    /// sequence built from <see cref="PooledBuffer"/> segments (what <see cref="ReceiveWindow"/> returns).
+    /// sequence built from <see cref="WindowSegment"/>s (what <see cref="ReceiveWindow"/> returns).
     /// </summary>
     internal static BufferLease Create(in ReadOnlySequence<byte> slice)
     {
         if (slice.IsEmpty) return default;
-        if (slice.Start.GetObject() is not PooledBuffer first || slice.End.GetObject() is not PooledBuffer last)
-            throw new ArgumentException("the sequence is not made of pooled buffers", nameof(slice));
+        if (slice.Start.GetObject() is not WindowSegment first || slice.End.GetObject() is not WindowSegment last)
+            throw new ArgumentException("the sequence is not made of receive window segments", nameof(slice));
         int count = 1;
         first.AddReference();
         for (var block = first; block != last; count++)
@@ -47,7 +48,7 @@ internal readonly struct BufferLease
         return new BufferLease(first, count);
     }
 
-    /// <summary>Drops the hold; blocks no longer referenced return to their pool.</summary>
+    /// <summary>Drops the hold; blocks no longer referenced return to their pool, lent buffers to their transport.</summary>
     /// <exception cref="InvalidOperationException">The lease was already released and its blocks recycled.</exception>
     public void Release()
     {

@@ -137,7 +137,7 @@ internal sealed class PinnedBufferPool : IDisposable
         }
     }
 
-    /// <summary>Returns a block rented from this pool (equivalent to its final <see cref="PooledBuffer.Release"/>).</summary>
+    /// <summary>Returns a block rented from this pool (equivalent to its final <see cref="WindowSegment.Release"/>).</summary>
     public void Return(PooledBuffer buffer)
     {
         if (buffer.Owner != this) throw new ArgumentException("the buffer belongs to another pool", nameof(buffer));

@@ -19,6 +19,16 @@ namespace StreamKit.Transport;
 /// </code>
 /// One reader at a time; leases may be released from any thread. Memory is bounded by the pool's
 /// cap: when leased blocks fill it, receiving waits for releases (back-pressure, not failure).
+/// <para>
+/// In place from the transport: when the connection lends its receive buffers
+/// (<see cref="TransportConnection.LendNextReceive"/>, RDMA), each received message is chained as it lies in
+/// the registered buffer the adapter wrote (a <see cref="LentSegment"/>) instead of being copied into a
+/// block, so parsing, the payload CRC and the device write all read the adapter's memory; the final
+/// release of a message (window advanced past it, every lease released) re-posts its buffer. When the
+/// transport's lending budget is used up (a chunk spanning many messages, leases of queued chunks), the
+/// window copies into its blocks as for a socket, which frees each buffer at once: see
+/// <see cref="SegmentLender"/> for why that keeps the sender's credits flowing.
+/// </para>
 /// </summary>
 internal sealed class ReceiveWindow : IDisposable
 {
@@ -26,8 +36,8 @@ internal sealed class ReceiveWindow : IDisposable
     private readonly PinnedBufferPool _pool;
     private readonly int _blockSize;
     private readonly int _minimumReceive;
-    private PooledBuffer? _head;
-    private PooledBuffer? _tail;
+    private WindowSegment? _head;
+    private WindowSegment? _tail;
     private int _headOffset;
     private int _tailFilled;
     private long _buffered;
@@ -86,53 +96,80 @@ internal sealed class ReceiveWindow : IDisposable
         ObjectDisposedException.ThrowIf(_disposed, this);
         while (_buffered < minimumBytes && !_completed)
         {
-            if (_tail is null || _tail.Length - _tailFilled < _minimumReceive)
-                await AppendBlockAsync(cancellationToken).ConfigureAwait(false);
-            int received = await _connection.ReceiveAsync(_tail!.Array.AsMemory(_tailFilled), cancellationToken).ConfigureAwait(false);
-            if (received == 0)
+            int received;
+            if (_connection.LendNextReceive())
             {
-                _completed = true;
-                break;
+                var lent = await _connection.ReceiveLentAsync(cancellationToken).ConfigureAwait(false);
+                if (lent is null)
+                {
+                    _completed = true;
+                    break;
+                }
+                received = lent.Memory.Length;
+                AppendLent(lent);
             }
-            _tailFilled += received;
-            _tail.SetFilled(_tailFilled);
+            else
+            {
+                if (_tail is not PooledBuffer block || block.Length - _tailFilled < _minimumReceive)
+                    block = await AppendBlockAsync(cancellationToken).ConfigureAwait(false);
+                received = await _connection.ReceiveAsync(block.Array.AsMemory(_tailFilled), cancellationToken).ConfigureAwait(false);
+                if (received == 0)
+                {
+                    _completed = true;
+                    break;
+                }
+                _tailFilled += received;
+                block.SetFilled(_tailFilled);
+            }
             _buffered += received;
         }
         return new ReceiveResult(Buffered, _completed);
     }
 
-    private async ValueTask AppendBlockAsync(CancellationToken cancellationToken)
+    private async ValueTask<PooledBuffer> AppendBlockAsync(CancellationToken cancellationToken)
     {
         // A fully consumed, unleased single block is reused in place (cache-warm, no pool round trip).
-        if (_tail is not null && _head == _tail && _headOffset == _tailFilled && _tail.References == 1)
+        if (_tail is PooledBuffer only && _head == _tail && _headOffset == _tailFilled && only.References == 1)
         {
             _headOffset = _tailFilled = 0;
-            _tail.SetSegment(0, _tail.RunningIndex);
-            return;
+            only.SetSegment(0, only.RunningIndex);
+            return only;
         }
         var block = await _pool.RentAsync(_blockSize, cancellationToken).ConfigureAwait(false);
-        if (_tail is null)
-        {
-            block.SetSegment(0, 0);
-            _head = _tail = block;
-            _headOffset = _tailFilled = 0;
-            return;
-        }
-        block.SetSegment(0, _tail.RunningIndex + _tailFilled);
-        if (_head == _tail && _headOffset == _tailFilled)
-        {
-            // Nothing unconsumed in the old block: drop the window's hold (a lease may still keep it).
-            _tail.Release();
-            _head = _tail = block;
-            _headOffset = _tailFilled = 0;
-            return;
-        }
-        _tail.SetNext(block);
-        _tail = block;
-        _tailFilled = 0;
+        block.SetSegment(0, 0);
+        Append(block, 0);
+        return block;
     }
 
-    /// <summary>Consumes <paramref name="bytes"/> from the front; blocks left behind return to the pool unless leased.</summary>
+    /// <summary>Chains a lent transport buffer, in place, after the buffered bytes.</summary>
+    private void AppendLent(LentSegment lent) => Append(lent, lent.Memory.Length);
+
+    /// <summary>Makes <paramref name="segment"/> (one reference, owned by the window now) the tail holding <paramref name="filled"/> bytes.</summary>
+    private void Append(WindowSegment segment, int filled)
+    {
+        if (_tail is null)
+        {
+            _head = _tail = segment;
+            _headOffset = 0;
+            _tailFilled = filled;
+            return;
+        }
+        segment.SetRunningIndex(_tail.RunningIndex + _tailFilled);
+        if (_head == _tail && _headOffset == _tailFilled)
+        {
+            // Nothing unconsumed in the old tail: drop the window's hold (a lease may still keep it).
+            _tail.Release();
+            _head = _tail = segment;
+            _headOffset = 0;
+            _tailFilled = filled;
+            return;
+        }
+        _tail.SetNext(segment);
+        _tail = segment;
+        _tailFilled = filled;
+    }
+
+    /// <summary>Consumes <paramref name="bytes"/> from the front; blocks left behind return to the pool (lent buffers to the transport) unless leased.</summary>
     public void Advance(long bytes)
     {
         if ((ulong)bytes > (ulong)_buffered)
@@ -164,7 +201,7 @@ internal sealed class ReceiveWindow : IDisposable
     /// </summary>
     public BufferLease Lease(in ReadOnlySequence<byte> slice)
     {
-        Debug.Assert(slice.IsEmpty || slice.Start.GetObject() is PooledBuffer { References: > 0 }, "slice is not from this window");
+        Debug.Assert(slice.IsEmpty || slice.Start.GetObject() is WindowSegment { References: > 0 }, "slice is not from this window");
         return BufferLease.Create(slice);
     }
 

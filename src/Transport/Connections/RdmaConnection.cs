@@ -15,9 +15,14 @@ namespace StreamKit.Transport;
 /// records, LZ4 output) is copied into the channel's own registered send buffers.
 /// </para>
 /// <para>
-/// Receive path. Messages land in the channel's registered receive buffers; receives copy out of
-/// them into the caller's buffer and release each message (re-post + credit back) once consumed,
-/// so a receiver that stops reading stops the sender after the granted credits.
+/// Receive path. Messages land in the channel's registered receive buffers. A
+/// <see cref="ReceiveWindow"/> takes them in place (<see cref="TransportConnection.ReceiveLentAsync"/>):
+/// each message becomes a segment of the window's sequence, so chunk parsing, the payload CRC and the
+/// device write read the adapter's memory, and the segment's final release re-posts the buffer and
+/// returns the credit. At most <see cref="SegmentLender.Limit"/> messages are lent at once; beyond
+/// that (and for plain <see cref="TransportConnection.ReceiveAsync"/> callers) receives copy out of
+/// the message into the caller's buffer and release it once consumed. Either way a receiver that
+/// stops reading stops the sender after the granted credits.
 /// </para>
 /// <para>
 /// Ending. Completing the send direction sends the end marker and waits for the adapter's
@@ -30,6 +35,7 @@ internal sealed class RdmaConnection : TransportConnection
     private static readonly TimeSpan GracefulCloseTimeout = TimeSpan.FromSeconds(2);
 
     private readonly RdmaChannel _channel;
+    private readonly SegmentLender _lender;
     private readonly Lock _registrationGate = new();
     private RegisteredMemory[] _registered = [];
     private RdmaReceivedMessage? _reading;
@@ -38,11 +44,16 @@ internal sealed class RdmaConnection : TransportConnection
     private volatile bool _aborted;
     private long _zeroCopyBytes;
     private long _copiedBytes;
+    private long _receivedInPlaceBytes;
+    private long _receivedCopiedBytes;
+    private long _receivedFallbackBytes;
+    private bool _copyingForBudget;
 
     public RdmaConnection(RdmaChannel channel, string localEndPoint, ConnectionSettings settings)
         : base(TransportKind.Rdma, localEndPoint, "rdma://" + (channel.RemoteEndPoint?.ToString() ?? "(unknown)"), settings)
     {
         _channel = channel;
+        _lender = new SegmentLender(channel.ReceiveSlots, channel.DataReceiveBuffers);
     }
 
     public override bool CanSend => true;
@@ -56,6 +67,25 @@ internal sealed class RdmaConnection : TransportConnection
 
     /// <summary>Bytes copied into the channel's own send buffers first.</summary>
     internal long CopiedBytes => Volatile.Read(ref _copiedBytes);
+
+    /// <summary>Bytes received in place: lent to the reader in the registered receive buffer (no CPU copy).</summary>
+    internal long ReceivedInPlaceBytes => Volatile.Read(ref _receivedInPlaceBytes);
+
+    /// <summary>Bytes copied out of the registered receive buffers (lending budget used up, or a plain receive such as the preamble's).</summary>
+    internal long ReceivedCopiedBytes => Volatile.Read(ref _receivedCopiedBytes);
+
+    /// <summary>The part of <see cref="ReceivedCopiedBytes"/> copied because the lending budget was used up.</summary>
+    internal long ReceivedFallbackBytes => Volatile.Read(ref _receivedFallbackBytes);
+
+    /// <summary>Receive buffers lent and not yet released by every holder (diagnostics and tests).</summary>
+    internal int LentBuffers => _lender.Outstanding;
+
+    internal override bool LendNextReceive()
+    {
+        bool lend = _lender.CanLend;
+        _copyingForBudget = !lend;
+        return lend;
+    }
 
     public override void RegisterSendBuffer(byte[] pinnedArray)
     {
@@ -139,29 +169,52 @@ internal sealed class RdmaConnection : TransportConnection
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     protected override async ValueTask<int> ReceiveCoreAsync(Memory<byte> buffer, CancellationToken cancellationToken)
     {
-        try
-        {
-            while (_reading is null)
-            {
-                if (_ended) return 0;
-                _reading = await _channel.ReceiveAsync(cancellationToken).ConfigureAwait(false);
-                _readOffset = 0;
-                if (_reading is null) _ended = true;
-            }
-        }
-        catch (RdmaException e)
-        {
-            throw RdmaErrors.ToTransport(e, RemoteEndPoint);
-        }
-        int n = Math.Min(buffer.Length, _reading.Length - _readOffset);
+        if (!await NextMessageAsync(cancellationToken).ConfigureAwait(false)) return 0;
+        int n = Math.Min(buffer.Length, _reading!.Length - _readOffset);
         _reading.Span.Slice(_readOffset, n).CopyTo(buffer.Span);
         _readOffset += n;
+        Volatile.Write(ref _receivedCopiedBytes, _receivedCopiedBytes + n);
+        if (_copyingForBudget) Volatile.Write(ref _receivedFallbackBytes, _receivedFallbackBytes + n);
         if (_readOffset == _reading.Length)
         {
             _reading.Dispose(); // re-post the buffer, owe the credit back
             _reading = null;
         }
         return n;
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    protected override async ValueTask<LentSegment?> ReceiveLentCoreAsync(CancellationToken cancellationToken)
+    {
+        if (!await NextMessageAsync(cancellationToken).ConfigureAwait(false)) return null;
+        // The rest of the message (all of it unless a copying receive took a prefix) goes in place;
+        // the segment owns the message now, and its final release disposes it (re-post + credit).
+        var message = _reading!;
+        var bytes = message.Memory[_readOffset..];
+        _reading = null;
+        Volatile.Write(ref _receivedInPlaceBytes, _receivedInPlaceBytes + bytes.Length);
+        return _lender.Lend(message.Slot, bytes, message);
+    }
+
+    /// <summary>Makes <see cref="_reading"/> a message with unread bytes; false at the peer's end of stream.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<bool> NextMessageAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            while (_reading is null)
+            {
+                if (_ended) return false;
+                _reading = await _channel.ReceiveAsync(cancellationToken).ConfigureAwait(false);
+                _readOffset = 0;
+                if (_reading is null) _ended = true;
+            }
+            return true;
+        }
+        catch (RdmaException e)
+        {
+            throw RdmaErrors.ToTransport(e, RemoteEndPoint);
+        }
     }
 
     protected override async ValueTask CompleteSendCoreAsync(CancellationToken cancellationToken)
@@ -194,6 +247,9 @@ internal sealed class RdmaConnection : TransportConnection
         }
         _reading?.Dispose();
         _reading = null;
+        // Segments still lent (leases of chunks a device writer has not finished) stay readable: the
+        // receive array outlives the registration, and their late release re-posts nothing on a
+        // closed channel (RdmaChannel.Release).
         _channel.Dispose();
     }
 }

@@ -163,33 +163,84 @@ internal abstract class TransportConnection : IAsyncDisposable
     public async ValueTask<int> ReceiveAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
         if (buffer.IsEmpty) throw new ArgumentException("receive needs a non-empty buffer (0 would be ambiguous with end of stream)", nameof(buffer));
-        if (!CanReceive) throw new NotSupportedException($"the {Kind} connection {RemoteEndPoint} only sends (a file carries no return path)");
-        if (Interlocked.Exchange(ref _receiving, 1) != 0)
-            throw new InvalidOperationException("a receive is already in progress on this connection; receives must not overlap");
+        EnterReceive();
         try
         {
-            if (Volatile.Read(ref _abortReason) is { } reason) throw reason.Echo();
-            try
-            {
-                Volatile.Write(ref _receiveStartedAt, Stopwatch.GetTimestamp());
-                int received = await ReceiveCoreAsync(buffer, cancellationToken).ConfigureAwait(false);
-                if (received > 0)
-                {
-                    Volatile.Write(ref _bytesReceived, _bytesReceived + received);
-                    TransportMetrics.Received(Kind, received);
-                }
-                return received;
-            }
-            catch (Exception e) when (IsTransportFailure(e))
-            {
-                throw Fail(e, "receive", cancellationToken);
-            }
+            int received = await ReceiveCoreAsync(buffer, cancellationToken).ConfigureAwait(false);
+            CountReceived(received);
+            return received;
+        }
+        catch (Exception e) when (IsTransportFailure(e))
+        {
+            throw Fail(e, "receive", cancellationToken);
         }
         finally
         {
-            Volatile.Write(ref _receiveStartedAt, 0);
-            Volatile.Write(ref _receiving, 0);
+            ExitReceive();
         }
+    }
+
+    /// <summary>
+    /// Decides how the next receive goes: true = in place, lending the transport's own receive buffer
+    /// (<see cref="ReceiveLentAsync"/>); false = copying into the caller's buffer (<see cref="ReceiveAsync"/>).
+    /// True only when the transport lends (RDMA) and its lending budget (<see cref="SegmentLender"/>) has
+    /// room; a lending transport remembers a false so it can count the copy as a budget fallback.
+    /// Sockets always copy.
+    /// </summary>
+    internal virtual bool LendNextReceive() => false;
+
+    /// <summary>
+    /// Receives the next bytes in place in the transport's receive buffer: a segment holding one
+    /// reference that the caller (a <see cref="ReceiveWindow"/>) owns and releases when done; the
+    /// final release returns the buffer to the transport. Null when the peer has finished sending.
+    /// Same deadlines, counters and failure handling as <see cref="ReceiveAsync"/>; call only when
+    /// <see cref="LendNextReceive"/> said so.
+    /// </summary>
+    /// <exception cref="TransportException">The connection failed, timed out, or had been aborted.</exception>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    internal async ValueTask<LentSegment?> ReceiveLentAsync(CancellationToken cancellationToken = default)
+    {
+        EnterReceive();
+        try
+        {
+            var segment = await ReceiveLentCoreAsync(cancellationToken).ConfigureAwait(false);
+            CountReceived(segment?.Memory.Length ?? 0);
+            return segment;
+        }
+        catch (Exception e) when (IsTransportFailure(e))
+        {
+            throw Fail(e, "receive", cancellationToken);
+        }
+        finally
+        {
+            ExitReceive();
+        }
+    }
+
+    private void EnterReceive()
+    {
+        if (!CanReceive) throw new NotSupportedException($"the {Kind} connection {RemoteEndPoint} only sends (a file carries no return path)");
+        if (Interlocked.Exchange(ref _receiving, 1) != 0)
+            throw new InvalidOperationException("a receive is already in progress on this connection; receives must not overlap");
+        if (Volatile.Read(ref _abortReason) is { } reason)
+        {
+            Volatile.Write(ref _receiving, 0);
+            throw reason.Echo();
+        }
+        Volatile.Write(ref _receiveStartedAt, Stopwatch.GetTimestamp());
+    }
+
+    private void CountReceived(int received)
+    {
+        if (received <= 0) return;
+        Volatile.Write(ref _bytesReceived, _bytesReceived + received);
+        TransportMetrics.Received(Kind, received);
+    }
+
+    private void ExitReceive()
+    {
+        Volatile.Write(ref _receiveStartedAt, 0);
+        Volatile.Write(ref _receiving, 0);
     }
 
     /// <summary>Fills <paramref name="buffer"/> completely.</summary>
@@ -281,6 +332,10 @@ internal abstract class TransportConnection : IAsyncDisposable
 
     /// <summary>Reads at least one byte, or returns 0 at the end of the peer's stream.</summary>
     protected abstract ValueTask<int> ReceiveCoreAsync(Memory<byte> buffer, CancellationToken cancellationToken);
+
+    /// <summary>Receives in place (transports whose <see cref="LendNextReceive"/> can be true override it).</summary>
+    protected virtual ValueTask<LentSegment?> ReceiveLentCoreAsync(CancellationToken cancellationToken) =>
+        throw new NotSupportedException($"the {Kind} connection does not lend its receive buffers");
 
     /// <summary>Graceful end of the send direction.</summary>
     protected abstract ValueTask CompleteSendCoreAsync(CancellationToken cancellationToken);

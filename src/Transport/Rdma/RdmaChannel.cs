@@ -72,6 +72,12 @@ internal sealed partial class RdmaChannel : IDisposable, IAsyncDisposable
     /// </summary>
     public int MaxChunkPayload => MaxMessageSize - Wire.ChunkHeader.Size;
 
+    /// <summary>Receive buffer slots (data and credit-only); <see cref="RdmaReceivedMessage.Slot"/> is below this.</summary>
+    internal int ReceiveSlots => _received.Length;
+
+    /// <summary>Data receive buffers: the data credits granted to the peer, so at most this many data messages are held at once.</summary>
+    internal int DataReceiveBuffers => _options.ReceiveDepth;
+
     /// <summary>
     /// Lends a registered send buffer, waiting while all <see cref="RdmaChannelOptions.SendDepth"/>
     /// buffers are leased, queued for credits or in flight — which is where a slow receiver

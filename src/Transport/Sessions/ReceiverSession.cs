@@ -27,6 +27,9 @@ internal sealed class ReceiverSession
     private ReceiverChannelLoop[] _loops = [];
     private ReturnPathSender? _returnPath;
     private ChannelGroup? _group;
+
+    /// <summary>The accepted channels (null before); lab checks read transport counters from them.</summary>
+    internal ChannelGroup? Group => _group;
     private volatile MigrationPhase _phase = MigrationPhase.Connecting;
     private long _startedAt;
     private long _consumed;

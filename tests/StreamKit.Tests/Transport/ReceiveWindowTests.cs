@@ -28,16 +28,7 @@ public class ReceiveWindowTests
         await using (a)
         await using (b)
         {
-            var sending = Task.Run(async () =>
-            {
-                var header = new byte[ChunkHeader.Size];
-                for (int i = 0; i < chunks.Count; i++)
-                {
-                    new ChunkHeader(ChunkType.Data, 0, 1, 0, (ulong)i, 0, (uint)chunks[i].Length, (uint)chunks[i].Length, Crc32C.Compute(chunks[i])).Encode(header);
-                    await a.SendAsync(header, chunks[i], ct);
-                }
-                await a.CompleteSendAsync(ct);
-            }, ct);
+            var sending = SendDataChunksAsync(a, chunks, ct);
 
             var toDevice = Channel.CreateBounded<(ReadOnlySequence<byte> Payload, BufferLease Lease)>(4);
             var writer = Task.Run(async () =>
@@ -51,22 +42,8 @@ public class ReceiveWindowTests
 
             using (var window = new ReceiveWindow(b, pool, blockSize: 64 << 10, maxReadAhead: 256 << 10))
             {
-                var headerBytes = new byte[ChunkHeader.Size];
-                while (true)
-                {
-                    var r = await window.ReadAtLeastAsync(ChunkHeader.Size, ct);
-                    if (r.Buffer.IsEmpty && r.IsCompleted) break;
-                    r.Buffer.Slice(0, ChunkHeader.Size).CopyTo(headerBytes);
-                    var header = ChunkHeader.Decode(headerBytes, window.Position);
-                    r = await window.ReadAtLeastAsync(ChunkHeader.Size + (int)header.WireLength, ct);
-                    var payload = r.Buffer.Slice(ChunkHeader.Size, header.WireLength);
-                    uint crc = 0;
-                    foreach (var segment in payload) crc = Crc32C.Append(crc, segment.Span);
-                    Assert.Equal(header.PayloadCrc, crc);
-                    var lease = window.Lease(payload);
-                    window.Advance(ChunkHeader.Size + header.WireLength);
+                while (await ReadChunkAsync(window, ct) is var (payload, lease))
                     await toDevice.Writer.WriteAsync((payload, lease), ct);
-                }
             }
             toDevice.Writer.Complete();
             await Task.WhenAll(sending, writer);

@@ -129,6 +129,36 @@ internal static class TransportTestKit
         Assert.True(end.IsCompleted && end.Buffer.IsEmpty, "expected a clean end of stream after the data");
     }
 
+    /// <summary>Sends each of <paramref name="chunks"/> as a DATA chunk (header + payload gather), then completes the send direction.</summary>
+    public static Task SendDataChunksAsync(TransportConnection connection, IReadOnlyList<byte[]> chunks, CancellationToken ct) => Task.Run(async () =>
+    {
+        var header = new byte[ChunkHeader.Size];
+        for (int i = 0; i < chunks.Count; i++)
+        {
+            new ChunkHeader(ChunkType.Data, 0, 1, 0, (ulong)i, 0, (uint)chunks[i].Length, (uint)chunks[i].Length, Crc32C.Compute(chunks[i])).Encode(header);
+            await connection.SendAsync(header, chunks[i], ct);
+        }
+        await connection.CompleteSendAsync(ct);
+    }, ct);
+
+    /// <summary>Reads one chunk in place, checks its payload CRC there, leases the payload and advances; null at the end.</summary>
+    public static async Task<(ReadOnlySequence<byte> Payload, BufferLease Lease)?> ReadChunkAsync(ReceiveWindow window, CancellationToken ct)
+    {
+        var r = await window.ReadAtLeastAsync(ChunkHeader.Size, ct);
+        if (r.Buffer.IsEmpty && r.IsCompleted) return null;
+        var headerBytes = new byte[ChunkHeader.Size];
+        r.Buffer.Slice(0, ChunkHeader.Size).CopyTo(headerBytes);
+        var header = ChunkHeader.Decode(headerBytes, window.Position);
+        r = await window.ReadAtLeastAsync(ChunkHeader.Size + (int)header.WireLength, ct);
+        var payload = r.Buffer.Slice(ChunkHeader.Size, header.WireLength);
+        uint crc = 0;
+        foreach (var segment in payload) crc = Crc32C.Append(crc, segment.Span);
+        Assert.Equal(header.PayloadCrc, crc);
+        var lease = window.Lease(payload);
+        window.Advance(ChunkHeader.Size + header.WireLength);
+        return (payload, lease);
+    }
+
     public static void AssertSame(byte[] expected, long offset, in ReadOnlySequence<byte> actual)
     {
         long at = offset;
