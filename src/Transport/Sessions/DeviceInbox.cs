@@ -133,7 +133,8 @@ internal sealed class DeviceInbox
         var h = chunk.Header;
         lock (_gate)
         {
-            if (_aborted) return Routing.Done;
+            // Once the session failed nothing more reaches the device (it is about to be reset).
+            if (_aborted || _session.Failure.IsFailed) return Routing.Done;
             if (_ended)
                 throw DeviceStreamState.Fail(StreamErrorCode.UnexpectedChunk, channel, chunk, $"{ChunkTypeRules.Name(h.Type)} for device {_device} after its DEVICE_END");
             if (_begun && h.Epoch < _epoch)
@@ -206,7 +207,7 @@ internal sealed class DeviceInbox
     {
         lock (_gate)
         {
-            if (!_aborted && _count > 0 && IsInline(_queue[_head].Chunk.Header.Type))
+            if (!_aborted && !_session.Failure.IsFailed && _count > 0 && IsInline(_queue[_head].Chunk.Header.Type))
             {
                 item = Dequeue();
                 return true;
