@@ -1,5 +1,6 @@
 using System.Buffers;
 using StreamKit.Device;
+using StreamKit.Tests.Device;
 using StreamKit.Transport;
 using StreamKit.Wire;
 
@@ -29,12 +30,12 @@ internal sealed class CraftedStream
     public int DeviceChunks => Pieces.Count;
 
     /// <summary>
-    /// The whole state of <paramref name="source"/> (RUNNING → STOP → STOP_COPY, read to the end) as DEVICE_BEGIN,
+    /// The whole state of <paramref name="source"/> (saved by STOP_COPY, the source ends in STOP) as DEVICE_BEGIN,
     /// DATA chunks of <paramref name="chunkSize"/> bytes and DEVICE_END for device 1, chunk i on channel <paramref name="channelOf"/>(i).
     /// </summary>
     public static CraftedStream Build(SimulatedDevice source, IMigrationDevice destination, int channels, int chunkSize, Func<int, int> channelOf)
     {
-        byte[] state = ReadState(source);
+        byte[] state = SimMigration.Save(source, readSize: 64 * 1024, precopy: false).Stream;
         var outputs = Enumerable.Range(0, channels).Select(_ => new ArrayBufferWriter<byte>()).ToArray();
         var writers = ChunkWriter.CreateChannels(new ChunkWriterOptions { MaxPayload = (uint)chunkSize, ChunkSize = chunkSize, DetectZeroRuns = false }, outputs);
         var pieces = new List<Piece>();
@@ -61,16 +62,6 @@ internal sealed class CraftedStream
     {
         var p = Pieces[piece];
         return Channels[p.Channel].AsSpan(p.Start + ChunkHeader.Size, p.End - p.Start - ChunkHeader.Size);
-    }
-
-    private static byte[] ReadState(SimulatedDevice source)
-    {
-        source.SetState(MigrationState.Stop)?.Dispose();
-        using var channel = source.SetState(MigrationState.StopCopy)!;
-        var state = new MemoryStream();
-        var buffer = new byte[64 * 1024];
-        while (channel.Read(buffer) is { Status: DataReadStatus.Data } r) state.Write(buffer, 0, r.Count);
-        return state.ToArray();
     }
 
     /// <summary>A receiver of one device on in-process connections; the test sends each channel's bytes when it chooses.</summary>
