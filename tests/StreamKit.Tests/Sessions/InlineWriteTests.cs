@@ -104,12 +104,12 @@ public sealed class InlineWriteTests
     public async Task ChannelsRacingOnOneDeviceNeverWriteItAtOnceAndKeepItsOrder(int channels)
     {
         var ct = Deadline();
-        var (source, blank) = Pair(Spec);
+        var (source, blank) = Pair("sim:profile=bulk,size=8MiB,seed=5");
         using var _ = source;
         ulong sourceDigest = source.StateDigest;
         using var destination = new RecordingDevice(blank);
-        // Chunk i on channel i mod N: every channel carries the device, all fed at once.
-        var stream = CraftedStream.Build(source, destination, channels, 16 * 1024, i => i % channels);
+        // Chunk i on channel i mod N: every channel carries the device, all fed at once (2,048 chunks of 4 KiB).
+        var stream = CraftedStream.Build(source, destination, channels, 4096, i => i % channels);
 
         await using var feed = new CraftedStream.Feed(stream, destination, Options());
         var receiving = Capture(feed.Receiver.RunAsync(ct));
