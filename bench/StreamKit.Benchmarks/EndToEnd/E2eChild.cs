@@ -301,6 +301,12 @@ internal static class E2eChild
                 {
                     var result = await receiver!.RunAsync();
                     var d = result.Devices[0];
+                    if (timed && Environment.GetEnvironmentVariable("STREAMKIT_E2E_THREADS") == "1")
+                    {
+                        var session = receiver.Session;
+                        Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                            $"buffers[receiver] pinned peak rented {session.PoolPeakRentedBytes >> 20} MiB, held {session.PoolHeldBytes >> 20} MiB, reassembly peak {session.Store!.Peak >> 20} MiB; chunks written inline {session.ChunksAppliedInline} of {session.ChunksApplied}"));
+                    }
                     (wire, chunks, zero) = (result.WireBytes, d.Chunks, d.ZeroBytes);
                     break;
                 }

@@ -10,7 +10,7 @@ namespace StreamKit.Transport;
 /// once, kept on a per-class stack and reused. <see cref="MaxBytes"/> bounds all memory the pool
 /// holds (rented plus retained); when it is reached, retained blocks of other classes are dropped
 /// to make room, and after that <see cref="RentAsync"/> waits for a return (back-pressure for a
-/// receiver whose device writer lags) while <see cref="TryRent"/> fails.
+/// receiver whose device writer lags) while <see cref="TryRent(int, out PooledBuffer?)"/> fails.
 /// With <c>trackLeaks</c> every rent records its stack so <see cref="AssertNoLeaks"/> can say who
 /// forgot to return (the role of Pipelines' TestMemoryPool); that costs an allocation per rent.
 /// </summary>
@@ -26,6 +26,7 @@ internal sealed class PinnedBufferPool : IDisposable
     private readonly Dictionary<PooledBuffer, string>? _leakTracker;
     private long _heldBytes;
     private long _rentedBytes;
+    private long _peakRentedBytes;
     private int _rentedCount;
     private TaskCompletionSource? _returned;
     private bool _disposed;
@@ -59,6 +60,9 @@ internal sealed class PinnedBufferPool : IDisposable
     /// <summary>Bytes currently rented out.</summary>
     public long RentedBytes => Volatile.Read(ref _rentedBytes);
 
+    /// <summary>Most bytes rented out at once.</summary>
+    public long PeakRentedBytes => Volatile.Read(ref _peakRentedBytes);
+
     /// <summary>Blocks currently rented out.</summary>
     public int RentedCount => Volatile.Read(ref _rentedCount);
 
@@ -76,13 +80,25 @@ internal sealed class PinnedBufferPool : IDisposable
     }
 
     /// <summary>Rents a block of at least <paramref name="minimumLength"/> bytes, or returns false when the cap is reached.</summary>
-    public bool TryRent(int minimumLength, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out PooledBuffer? buffer)
+    public bool TryRent(int minimumLength, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out PooledBuffer? buffer) =>
+        TryRent(minimumLength, long.MaxValue, out buffer);
+
+    /// <summary>
+    /// Rents a block only while the bytes rented out stay within <paramref name="rentedLimit"/> (below the
+    /// cap): a user that may hold blocks for long leaves the rest of the cap to the others.
+    /// </summary>
+    public bool TryRent(int minimumLength, long rentedLimit, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out PooledBuffer? buffer)
     {
         int sizeClass = ClassOf(minimumLength);
         int size = ClassSize(sizeClass);
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
+            if (_rentedBytes + size > rentedLimit)
+            {
+                buffer = null;
+                return false;
+            }
             if (_retainedCount[sizeClass] > 0)
             {
                 buffer = _retained[sizeClass][--_retainedCount[sizeClass]];
@@ -100,6 +116,7 @@ internal sealed class PinnedBufferPool : IDisposable
                 buffer = new PooledBuffer(this, sizeClass, size);
             }
             _rentedBytes += size;
+            if (_rentedBytes > _peakRentedBytes) _peakRentedBytes = _rentedBytes;
             _rentedCount++;
             buffer.OnRent();
             _leakTracker?.Add(buffer, new StackTrace(1, fNeedFileInfo: true).ToString());

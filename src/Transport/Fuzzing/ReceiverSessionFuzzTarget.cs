@@ -90,14 +90,13 @@ internal sealed class ReceiverSessionFuzzTarget : IFuzzTarget
             throw new FuzzInvariantException(Name, $"a receive allocated {allocated} bytes (measured {AllocationAttempts} times); the bound derived from the limits is {bound}");
     }
 
-    /// <summary>Receive pools (sized by the cap, the payload limit and the channels) + per-channel buffers + the input + a constant.</summary>
+    /// <summary>The receiver's buffer budget (sized by the cap, the payload limit and the channels) + the input + a constant.</summary>
     private static long AllocationBound(byte[][] channels)
     {
         long maxChunk = ChunkHeader.Size + (long)Options.MaxPayload;
-        long receivePool = Math.Max(Options.ReassemblyCap, 2 * maxChunk) + channels.Length * (4L << 20);
-        long storePool = Options.ReassemblyCap + 2 * Math.Max(maxChunk, 64 * 1024);
+        long pool = ReceiverSession.BufferBudget(Options.ReassemblyCap, maxChunk, channels.Length).Total;
         long input = channels.Sum(c => (long)c.Length);
-        return receivePool + storePool + 8 * input + (16L << 20);
+        return pool + 8 * input + (16L << 20);
     }
 
     /// <summary>One receive with every invariant but the allocation bound checked; returns the bytes the process allocated.</summary>

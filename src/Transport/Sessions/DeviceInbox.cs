@@ -5,13 +5,25 @@ namespace StreamKit.Transport;
 
 /// <summary>
 /// Puts one destination device's chunks back into (epoch, sequence) order as the channel loops parse
-/// them (spec §5.2) and queues them, in order, for the device's writer thread. A chunk that is next in
-/// line is queued with a lease on its receive buffer: no copy, its bytes go from the socket buffer into
-/// the device. A chunk that is early (its predecessor is on another channel) is copied into the
-/// <see cref="ReassemblyStore"/> until its turn. Chunks of an epoch older than the current one arrived
-/// late after a DISCARD overtook them and are dropped; a DISCARD of a newer epoch is queued as soon as it
-/// arrives, even across a gap, since it voids that gap. With a single channel nothing may be early.
-/// The structure itself (offsets, digests, phases) is checked by the writer's <see cref="DeviceStreamState"/>.
+/// them (spec §5.2) and decides who applies each one, under one lock:
+/// <list type="bullet">
+/// <item>Inline (the common case): a chunk that is next in line, with nothing queued ahead of it and
+/// nobody writing the device, is applied by the channel loop that parsed it, right away, from the
+/// receive buffer (its CRC was checked by the reader already). The loop holds the device's write
+/// ownership meanwhile and afterwards applies whatever other loops queued behind it.</item>
+/// <item>Queued: a chunk that is next in line while another thread owns the device, or while the queue
+/// is not empty, is queued with a lease on its receive buffer (no copy). So are the chunks whose device
+/// operation may block for long (DEVICE_BEGIN: RESUMING; DISCARD: reset; DEVICE_END: the commit): those
+/// are always left to the device's writer thread, which owns the device while it applies queued chunks.</item>
+/// <item>Held: a chunk that is early (its predecessor is on another channel) is copied into the
+/// <see cref="ReassemblyStore"/> until its turn, then queued.</item>
+/// </list>
+/// Exactly one thread owns the device at a time, and it takes chunks in routing order, so the device
+/// sees them in (epoch, sequence) order whichever channel carried them. Chunks of an epoch older than
+/// the current one arrived late after a DISCARD overtook them and are dropped; a DISCARD of a newer
+/// epoch is queued as soon as it arrives, even across a gap, since it voids that gap. With a single
+/// channel nothing may be early. The structure itself (offsets, digests, phases) is checked by the
+/// writer's <see cref="DeviceStreamState"/>, whoever applies the chunk.
 /// </summary>
 internal sealed class DeviceInbox
 {
@@ -41,6 +53,7 @@ internal sealed class DeviceInbox
     private bool _completed;
     private bool _aborted;
     private bool _overfull;
+    private bool _writing;
     private uint _epoch;
     private ulong _next;
     private Dictionary<(uint Epoch, ulong Sequence), Item>? _held;
@@ -84,36 +97,67 @@ internal sealed class DeviceInbox
     /// <summary>True while the in-order queue is above its high-water mark.</summary>
     internal bool Overfull => Volatile.Read(ref _overfull);
 
+    /// <summary>True while nothing is queued and no thread writes the device (the next in-order chunk would be written inline).</summary>
+    internal bool Idle
+    {
+        get { lock (_gate) return !_writing && _count == 0; }
+    }
+
     /// <summary>Chunks held for reassembly now.</summary>
     internal int HeldCount
     {
         get { lock (_gate) return _held?.Count ?? 0; }
     }
 
+    /// <summary>What a channel loop does after <see cref="Route"/>.</summary>
+    internal enum Routing
+    {
+        /// <summary>Queued, held, or dropped: nothing more to do.</summary>
+        Done,
+
+        /// <summary>The caller owns the device: it applies this chunk, then <see cref="TryTakeInline"/> until false.</summary>
+        ApplyInline,
+
+        /// <summary>The caller owns the device: the chunk was queued behind others; <see cref="TryTakeInline"/> until false.</summary>
+        DrainInline,
+    }
+
+    /// <summary>True for the chunk types a channel loop applies itself; the others can block on the device for long.</summary>
+    internal static bool IsInline(ChunkType type) => type is not (ChunkType.DeviceBegin or ChunkType.Discard or ChunkType.DeviceEnd);
+
     /// <summary>Routes a chunk a channel loop has just read (CRC checked, per-channel order checked).</summary>
+    /// <returns>Whether the caller now owns the device's writes and must apply (see <see cref="Routing"/>).</returns>
     /// <exception cref="StreamFormatException">Duplicate, gap on a single channel, chunk after DEVICE_END, reassembly overflow.</exception>
-    internal void Route(int channel, in Chunk chunk, ReceiveWindow window)
+    internal Routing Route(int channel, in Chunk chunk, ReceiveWindow window)
     {
         var h = chunk.Header;
         lock (_gate)
         {
-            if (_aborted) return;
+            // Once the session failed nothing more reaches the device (it is about to be reset).
+            if (_aborted || _session.Failure.IsFailed) return Routing.Done;
             if (_ended)
                 throw DeviceStreamState.Fail(StreamErrorCode.UnexpectedChunk, channel, chunk, $"{ChunkTypeRules.Name(h.Type)} for device {_device} after its DEVICE_END");
             if (_begun && h.Epoch < _epoch)
             {
                 StaleDropped++;
                 _session.Consumed(ChunkHeader.Size + (long)h.WireLength);
-                return;
+                return Routing.Done;
             }
             if (h.Epoch == _epoch && h.Sequence < _next)
                 throw DeviceStreamState.Fail(StreamErrorCode.DuplicateChunk, channel, chunk, $"device {_device} epoch {h.Epoch} sequence {h.Sequence} was already received");
             bool inOrder = (h.Epoch == _epoch && h.Sequence == _next) || (_begun && h.Epoch > _epoch && h.Sequence == 0);
             if (inOrder)
             {
+                if (_count == 0 && !_writing && IsInline(h.Type))
+                {
+                    MovePast(h);
+                    Drain(); // held chunks that follow it now queue behind it
+                    _writing = true;
+                    return Routing.ApplyInline;
+                }
                 Enqueue(new Item(channel, chunk, h.WireLength == 0 ? default : window.Lease(chunk.Payload), null, 0));
                 Drain();
-                return;
+                return Claim();
             }
             if (_held is not null && _held.ContainsKey((h.Epoch, h.Sequence)))
                 throw DeviceStreamState.Fail(StreamErrorCode.DuplicateChunk, channel, chunk, $"device {_device} epoch {h.Epoch} sequence {h.Sequence} is already waiting for reassembly");
@@ -131,29 +175,71 @@ internal sealed class DeviceInbox
             _held ??= [];
             _held.Add((h.Epoch, h.Sequence), new Item(channel, held, default, copy, charge));
             if (h.Sequence == 0 && h.Epoch > _newestHeldDiscard) _newestHeldDiscard = h.Epoch;
+            return Routing.Done;
         }
     }
 
-    /// <summary>Writer thread: the next chunk in order, waiting for it. False once the stream ended (or failed) and nothing is left.</summary>
+    /// <summary>
+    /// Writer thread: the next queued chunk, waiting until there is one and nobody else writes the device;
+    /// the writer owns the device until <see cref="EndWrite"/>. False once the stream ended (or failed) and nothing is left.
+    /// </summary>
     internal bool TryTake(out Item item)
     {
         lock (_gate)
         {
-            while (_count == 0 && !_completed && !_aborted) Monitor.Wait(_gate);
+            while (!_aborted && (_writing || (_count == 0 && !_completed))) Monitor.Wait(_gate);
             if (_aborted || _count == 0)
             {
                 item = default;
                 return false;
             }
-            item = _queue[_head];
-            _queue[_head] = default;
-            _head = (_head + 1) % _queue.Length;
-            _count--;
-            _queuedBytes -= item.Chunk.Header.WireLength;
-            if (_overfull && _count <= LowWater && _queuedBytes <= _highWaterBytes / 2)
+            item = Dequeue();
+            _writing = true;
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// A channel loop that owns the device (<see cref="Route"/> said so): the next queued chunk if it may apply
+    /// it too. Otherwise it gives the ownership up (and wakes the writer thread for a queued chunk it leaves).
+    /// </summary>
+    internal bool TryTakeInline(out Item item)
+    {
+        lock (_gate)
+        {
+            if (!_aborted && !_session.Failure.IsFailed && _count > 0 && IsInline(_queue[_head].Chunk.Header.Type))
             {
-                Volatile.Write(ref _overfull, false);
-                _session.WakeChannels();
+                item = Dequeue();
+                return true;
+            }
+            item = default;
+            _writing = false;
+            if (_count > 0 || _aborted) Monitor.PulseAll(_gate);
+            return false;
+        }
+    }
+
+    /// <summary>Gives up the device's write ownership (the writer after each chunk; a channel loop whose inline apply threw).</summary>
+    internal void EndWrite()
+    {
+        lock (_gate)
+        {
+            _writing = false;
+            if (_count > 0 || _aborted) Monitor.PulseAll(_gate);
+        }
+    }
+
+    /// <summary>After <see cref="Abort"/>: waits until no thread is writing the device (false if <paramref name="timeout"/> passed first).</summary>
+    internal bool WaitIdle(TimeSpan timeout)
+    {
+        long deadline = Environment.TickCount64 + (long)timeout.TotalMilliseconds;
+        lock (_gate)
+        {
+            while (_writing)
+            {
+                long left = deadline - Environment.TickCount64;
+                if (left <= 0) return false;
+                Monitor.Wait(_gate, TimeSpan.FromMilliseconds(left));
             }
             return true;
         }
@@ -211,10 +297,52 @@ internal sealed class DeviceInbox
         }
     }
 
+    /// <summary>
+    /// Caller holds the lock, after queuing. Nobody owns the device: the calling loop takes it when the head
+    /// of the queue is a chunk it may apply; else the writer thread is woken for it.
+    /// </summary>
+    private Routing Claim()
+    {
+        if (_writing || _count == 0) return Routing.Done;
+        if (IsInline(_queue[_head].Chunk.Header.Type))
+        {
+            _writing = true;
+            return Routing.DrainInline;
+        }
+        Monitor.PulseAll(_gate);
+        return Routing.Done;
+    }
+
+    /// <summary>Caller holds the lock. Takes the head of the queue.</summary>
+    private Item Dequeue()
+    {
+        var item = _queue[_head];
+        _queue[_head] = default;
+        _head = (_head + 1) % _queue.Length;
+        _count--;
+        _queuedBytes -= item.Chunk.Header.WireLength;
+        if (_overfull && _count <= LowWater && _queuedBytes <= _highWaterBytes / 2)
+        {
+            Volatile.Write(ref _overfull, false);
+            _session.WakeChannels();
+        }
+        return item;
+    }
+
     /// <summary>Caller holds the lock. Queues an in-order item and moves the routing position past it.</summary>
     private void Enqueue(in Item item)
     {
-        var h = item.Chunk.Header;
+        MovePast(item.Chunk.Header);
+        if (_count == _queue.Length) Grow();
+        _queue[(_head + _count) % _queue.Length] = item;
+        _count++;
+        _queuedBytes += item.Chunk.Header.WireLength;
+        if (_count > HighWater || _queuedBytes > _highWaterBytes) Volatile.Write(ref _overfull, true);
+    }
+
+    /// <summary>Caller holds the lock. Moves the routing position past an in-order chunk.</summary>
+    private void MovePast(in ChunkHeader h)
+    {
         if (_begun && h.Epoch > _epoch)
         {
             // A DISCARD opening a newer epoch: everything older is void.
@@ -228,12 +356,6 @@ internal sealed class DeviceInbox
             _next++;
         }
         if (h.Type == ChunkType.DeviceEnd) _ended = true;
-        if (_count == _queue.Length) Grow();
-        _queue[(_head + _count) % _queue.Length] = item;
-        _count++;
-        _queuedBytes += h.WireLength;
-        if (_count > HighWater || _queuedBytes > _highWaterBytes) Volatile.Write(ref _overfull, true);
-        Monitor.Pulse(_gate);
     }
 
     /// <summary>Caller holds the lock. Queues held chunks that are now in order.</summary>

@@ -6,12 +6,16 @@ using StreamKit.Wire;
 namespace StreamKit.Transport;
 
 /// <summary>
-/// One destination device's writer, on its own thread. It takes the device's chunks in order from its
-/// <see cref="DeviceInbox"/>, has the shared per-device state machine (<see cref="DeviceStreamState"/>)
-/// check each one (offsets, epochs, phases, the final digest), and applies it: DEVICE_BEGIN → identity
-/// check and RESUMING; DATA → write() straight from the receive buffer (LZ4: from the decoded scratch);
-/// ZERO_RUN → zeros; DISCARD → reset and RESUMING again; DEVICE_END (digest matched) → the commit,
-/// RESUMING → STOP. A chunk reaches the device only after its CRCs, its place and its offset were checked.
+/// One destination device's writer. Its chunks come in order from its <see cref="DeviceInbox"/>; the
+/// shared per-device state machine (<see cref="DeviceStreamState"/>) checks each one (offsets, epochs,
+/// phases, the final digest), and it is applied: DEVICE_BEGIN → identity check and RESUMING; DATA →
+/// write() straight from the receive buffer (LZ4: from the decoded scratch); ZERO_RUN → zeros; DISCARD →
+/// reset and RESUMING again; DEVICE_END (digest matched) → the commit, RESUMING → STOP. Whoever owns the
+/// device's writes applies: usually the channel loop that received the chunk, inline (<see cref="Receive"/>:
+/// no hand-off between threads per chunk), else the writer thread (<see cref="Run"/>: the chunks whose
+/// device operation may block long, and chunks queued while another thread owned the device). A chunk
+/// reaches the device only after its CRCs (checked by the channel's reader), its place and its offset
+/// were checked.
 /// </summary>
 internal sealed class DeviceWriter : IStreamEvents
 {
@@ -21,6 +25,8 @@ internal sealed class DeviceWriter : IStreamEvents
     private readonly DeviceInbox _inbox;
     private readonly object _gate = new();
     private readonly DeviceSummary _summary;
+    private readonly DeviceStreamState _state;
+    private readonly RawPayloads _raw = new();
     private IMigrationDataChannel? _channel;
     private long _stopCopyStarted;
 
@@ -47,6 +53,7 @@ internal sealed class DeviceWriter : IStreamEvents
         _inbox = inbox;
         _name = device.Name;
         _summary = new DeviceSummary { Device = id };
+        _state = new DeviceStreamState(id, _summary);
     }
 
     internal ushort Id { get; }
@@ -56,8 +63,13 @@ internal sealed class DeviceWriter : IStreamEvents
     /// <summary>True once the device was moved out of RUNNING (it needs a reset on failure).</summary>
     internal bool Touched { get; private set; }
 
-    /// <summary>Bytes this thread allocated while applying DATA and ZERO_RUN chunks, the steady state (tests: nothing).</summary>
+    /// <summary>Bytes allocated while applying DATA and ZERO_RUN chunks, the steady state (tests: nothing). Updated by the device's owner only.</summary>
     internal long AllocatedWhileWriting { get; private set; }
+
+    /// <summary>Chunks a channel loop applied itself (the rest went through the writer thread). Updated by the device's owner only.</summary>
+    internal long InlineChunks => Volatile.Read(ref _inlineChunks);
+
+    private long _inlineChunks;
 
     internal bool Begun { get { lock (_gate) return _begun; } }
     internal bool Committed { get { lock (_gate) return _committed; } }
@@ -106,35 +118,65 @@ internal sealed class DeviceWriter : IStreamEvents
                 _discards, _discardedBytes, Stopwatch.GetElapsedTime(0, _stopCopyTicks), _committed);
     }
 
-    /// <summary>The writer thread's body: apply chunks until DEVICE_END was committed or the stream ended.</summary>
+    /// <summary>
+    /// A channel loop's hand-over of a device chunk it has just read (CRC and channel order checked): routed
+    /// by the inbox, and applied right here when this loop gets the device's write ownership (then also what
+    /// other loops queued meanwhile). <paramref name="chunk"/>'s payload must stay valid until this returns.
+    /// </summary>
+    /// <exception cref="StreamFormatException">A routing or structure error.</exception>
+    /// <exception cref="MigrationException">The device refused a write.</exception>
+    internal void Receive(int channel, in Chunk chunk, ReceiveWindow window)
+    {
+        var routing = _inbox.Route(channel, chunk, window);
+        if (routing == DeviceInbox.Routing.Done) return;
+        try
+        {
+            if (routing == DeviceInbox.Routing.ApplyInline)
+            {
+                long windowBytes = ChunkHeader.Size + (long)chunk.Header.WireLength;
+                try
+                {
+                    Apply(channel, chunk, windowBytes);
+                }
+                finally
+                {
+                    _session.Consumed(windowBytes);
+                }
+                Interlocked.Increment(ref _inlineChunks);
+            }
+            while (_inbox.TryTakeInline(out var item))
+            {
+                ApplyQueued(item);
+                Interlocked.Increment(ref _inlineChunks);
+            }
+        }
+        catch (Exception)
+        {
+            _inbox.EndWrite();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// The writer thread's body: apply what the channel loops leave to it until DEVICE_END was committed or
+    /// the stream ended; then, once no loop writes the device any more, close its data channel.
+    /// </summary>
     internal void Run()
     {
-        var state = new DeviceStreamState(Id, _summary);
-        var raw = new RawPayloads();
         var failure = _session.Failure;
         try
         {
             while (_inbox.TryTake(out var item))
             {
-                long allocated = GC.GetAllocatedBytesForCurrentThread();
                 try
                 {
-                    state.Apply(item.Channel, item.Chunk, raw, this);
+                    ApplyQueued(item);
                 }
                 finally
                 {
-                    _inbox.Release(item);
-                    _session.Consumed(item.WindowBytes);
+                    _inbox.EndWrite();
                 }
-                lock (_gate)
-                {
-                    _chunks++;
-                    _wireBytes += item.WindowBytes;
-                }
-                MigrationMetrics.Chunk(sender: false, item.WindowBytes, item.Chunk.Header.Type is ChunkType.Data or ChunkType.ZeroRun ? item.Chunk.Header.RawLength : 0);
-                if (item.Chunk.Header.Type is ChunkType.Data or ChunkType.ZeroRun)
-                    AllocatedWhileWriting += GC.GetAllocatedBytesForCurrentThread() - allocated;
-                if (state.Ended) return;
+                if (_state.Ended) return;
             }
         }
         catch (Exception e)
@@ -143,9 +185,43 @@ internal sealed class DeviceWriter : IStreamEvents
         }
         finally
         {
-            _channel?.Dispose();
-            _channel = null;
+            // After a failure a channel loop may still be inside a write: the data channel is its until it lets go.
+            if (_inbox.WaitIdle(ReceiverSession.WriterStopTimeout))
+            {
+                _channel?.Dispose();
+                _channel = null;
+            }
         }
+    }
+
+    /// <summary>Applies a queued or held chunk and gives back what it held (its lease or its copy).</summary>
+    private void ApplyQueued(in DeviceInbox.Item item)
+    {
+        try
+        {
+            Apply(item.Channel, item.Chunk, item.WindowBytes);
+        }
+        finally
+        {
+            _inbox.Release(item);
+            _session.Consumed(item.WindowBytes);
+        }
+    }
+
+    /// <summary>Checks and applies one chunk; the caller owns the device's writes.</summary>
+    private void Apply(int channel, in Chunk chunk, long windowBytes)
+    {
+        var type = chunk.Header.Type;
+        long allocated = GC.GetAllocatedBytesForCurrentThread();
+        _state.Apply(channel, chunk, _raw, this);
+        lock (_gate)
+        {
+            _chunks++;
+            _wireBytes += windowBytes;
+        }
+        MigrationMetrics.Chunk(sender: false, windowBytes, type is ChunkType.Data or ChunkType.ZeroRun ? chunk.Header.RawLength : 0);
+        if (type is ChunkType.Data or ChunkType.ZeroRun)
+            AllocatedWhileWriting += GC.GetAllocatedBytesForCurrentThread() - allocated;
     }
 
     void IStreamEvents.OnDeviceBegin(ushort device, DeviceBeginRecord record)

@@ -6,12 +6,14 @@ namespace StreamKit.Transport;
 /// <summary>
 /// Where a receiver keeps chunks that arrived early on one channel while an earlier chunk of the same
 /// device is still on its way on another (spec §5.2). Each held chunk is copied out of the receive
-/// buffer (so the channel's receive blocks recycle at once) into a pinned pooled block and charged its
-/// wire length plus 64 bytes against a hard cap shared by all devices; going over it is
-/// <see cref="StreamErrorCode.ReassemblyOverflow"/>. A sender that honours the announced window never
-/// gets there, since the window bounds everything in flight. In-order chunks never come here.
+/// buffer (so the channel's receive blocks recycle at once) into a pinned block of the pool the receive
+/// windows use too, and charged its wire length plus 64 bytes against a hard cap shared by all devices;
+/// going over it is <see cref="StreamErrorCode.ReassemblyOverflow"/>. So is a copy that would take the
+/// pool's rented bytes past <paramref name="poolLimit"/>: the pool's rest is each channel's reserve, so
+/// the chunk an early one waits for can always be received. A sender that honours the announced window
+/// gets to neither, since the window bounds everything in flight. In-order chunks never come here.
 /// </summary>
-internal sealed class ReassemblyStore(long cap, PinnedBufferPool pool)
+internal sealed class ReassemblyStore(long cap, PinnedBufferPool pool, long poolLimit)
 {
     private readonly object _gate = new();
     private long _used;
@@ -42,10 +44,11 @@ internal sealed class ReassemblyStore(long cap, PinnedBufferPool pool)
             if (_used > _peak) _peak = _used;
         }
         if (chunk.Header.WireLength == 0) return null;
-        if (!pool.TryRent((int)chunk.Header.WireLength, out var copy))
+        if (!pool.TryRent((int)chunk.Header.WireLength, poolLimit, out var copy))
         {
             lock (_gate) _used -= charge;
-            throw Overflow(channel, chunk, charge);
+            throw new StreamFormatException(StreamErrorCode.ReassemblyOverflow, chunk.StreamOffset,
+                $"channel {channel} chunk #{chunk.Index}: holding it ({charge} bytes) would pass the receiver's buffer budget ({pool.RentedBytes} of {poolLimit} bytes in use by receive windows and {Used} bytes of early chunks; the sender does not respect the receive window)");
         }
         chunk.Payload.CopyTo(copy.Array);
         return copy;

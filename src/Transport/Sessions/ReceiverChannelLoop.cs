@@ -6,8 +6,10 @@ namespace StreamKit.Transport;
 /// <summary>
 /// One forward channel of a receiver: receives into pooled pinned blocks (<see cref="ReceiveWindow"/>),
 /// parses chunks in place (<see cref="ChunkReader"/>: header CRC, limits before anything is awaited,
-/// payload CRC before anything else), checks the per-channel order and STREAM_END's totals, and routes
-/// each device chunk to its device's <see cref="DeviceInbox"/>. It pauses while a device's in-order
+/// payload CRC before anything else), checks the per-channel order and STREAM_END's totals, and hands
+/// each device chunk to its device's <see cref="DeviceWriter"/>: written into the device right here when
+/// it is next in line and nobody else writes that device (no hand-off per chunk; a device write that
+/// blocks is back-pressure on this channel), else queued or held. It pauses while a device's in-order
 /// queue is full (its writer lags): the sender's window, or TCP, pushes back from there.
 /// </summary>
 internal sealed class ReceiverChannelLoop
@@ -16,15 +18,17 @@ internal sealed class ReceiverChannelLoop
     private readonly TransportConnection _connection;
     private readonly Preamble _preamble;
     private readonly PinnedBufferPool _pool;
+    private readonly int _blockSize;
     private readonly AsyncSignal _wake = new();
 
-    internal ReceiverChannelLoop(ReceiverSession session, int index, TransportConnection connection, Preamble preamble, PinnedBufferPool pool)
+    internal ReceiverChannelLoop(ReceiverSession session, int index, TransportConnection connection, Preamble preamble, PinnedBufferPool pool, int blockSize)
     {
         _session = session;
         Index = index;
         _connection = connection;
         _preamble = preamble;
         _pool = pool;
+        _blockSize = blockSize;
         State = new ChannelState(preamble, new ChannelSummary { Index = (ushort)index, Bytes = Preamble.Size });
     }
 
@@ -39,7 +43,7 @@ internal sealed class ReceiverChannelLoop
     internal async Task RunAsync(CancellationToken stop)
     {
         var options = _session.Options;
-        using var window = new ReceiveWindow(_connection, _pool, 1 << 20, _session.ReadAhead);
+        using var window = new ReceiveWindow(_connection, _pool, _blockSize, _session.ReadAhead);
         var reader = new ChunkReader(new ChunkReaderOptions { MaxPayload = options.MaxPayload, ExpectedRole = PreambleRole.Forward });
         try
         {
@@ -113,9 +117,9 @@ internal sealed class ReceiverChannelLoop
         if (ChunkTypeRules.IsDeviceScoped(h))
         {
             State.CheckOrder(Index, chunk);
-            var inbox = _session.InboxFor(h.Device)
+            var writer = _session.WriterFor(h.Device)
                 ?? throw DeviceStreamState.Fail(StreamErrorCode.UnknownDevice, Index, chunk, $"device {h.Device} is not one of this receiver's devices");
-            inbox.Route(Index, chunk, window);
+            writer.Receive(Index, chunk, window);
             return false;
         }
         switch (h.Type)

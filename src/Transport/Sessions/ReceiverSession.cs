@@ -9,7 +9,8 @@ namespace StreamKit.Transport;
 
 /// <summary>
 /// One migration as the receiver runs it (the engine behind <see cref="MigrationReceiver"/>): accept the
-/// stream, a receive loop per channel, an inbox and a writer thread per device, the return path; after
+/// stream, a receive loop per channel (which writes in-order chunks into the devices itself), an inbox
+/// and a writer thread per device (for what cannot be written inline), the return path; after
 /// STREAM_END on every channel and every device committed, FINAL_ACK. On any failure: every touched
 /// destination device is reset (back to RUNNING with its previous state), ERROR goes back if the return
 /// path still works, and a typed exception is thrown.
@@ -17,13 +18,22 @@ namespace StreamKit.Transport;
 internal sealed class ReceiverSession
 {
     private static readonly TimeSpan ErrorSendTimeout = TimeSpan.FromSeconds(2);
-    private static readonly TimeSpan WriterStopTimeout = TimeSpan.FromSeconds(10);
+    internal static readonly TimeSpan WriterStopTimeout = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// What the receive windows and the reassembly store may pin together beyond the larger of the reassembly
+    /// cap and two chunks: partly filled and partly consumed receive blocks (about two per channel), a chunk
+    /// being copied into the store while its receive block is still held.
+    /// </summary>
+    internal const long BufferSlack = 16L << 20;
+
+    /// <summary>The receive windows' block size (each receive reads up to one block).</summary>
+    private const int ReceiveBlockSize = 1 << 20;
 
     private readonly List<(ushort Id, IMigrationDevice Device)> _devices = [];
     private TransportListener? _listener;
-    private DeviceInbox?[] _inboxById = [];
-    private PinnedBufferPool? _receivePool;
-    private PinnedBufferPool? _storePool;
+    private DeviceWriter?[] _writerById = [];
+    private PinnedBufferPool? _pool;
     private ReceiverChannelLoop[] _loops = [];
     private ReturnPathSender? _returnPath;
     private ChannelGroup? _group;
@@ -48,8 +58,14 @@ internal sealed class ReceiverSession
     internal int ReadAhead { get; private set; }
     internal ReassemblyStore? Store { get; private set; }
 
-    /// <summary>Pinned block memory the receive and reassembly pools hold (grows to their caps, then is reused).</summary>
-    internal long PoolHeldBytes => (_receivePool?.HeldBytes ?? 0) + (_storePool?.HeldBytes ?? 0);
+    /// <summary>Pinned block memory the receive windows and the reassembly store hold together (grows as needed, then is reused).</summary>
+    internal long PoolHeldBytes => _pool?.HeldBytes ?? 0;
+
+    /// <summary>Most pinned block memory rented out at once (receive windows + reassembly copies).</summary>
+    internal long PoolPeakRentedBytes => _pool?.PeakRentedBytes ?? 0;
+
+    /// <summary>Device chunks the channel loops wrote into the devices themselves (not through a writer thread).</summary>
+    internal long ChunksAppliedInline => Writers.Sum(w => w.InlineChunks);
     internal event Action<MigrationProgress>? ProgressChanged;
 
     /// <summary>Forward device-chunk bytes applied or dropped so far (what WINDOW reports).</summary>
@@ -115,7 +131,24 @@ internal sealed class ReceiverSession
                 $"a connection to this receiver was refused before the stream started: {reason.Message}", reason));
     }
 
-    internal DeviceInbox? InboxFor(ushort device) => device < _inboxById.Length ? _inboxById[device] : null;
+    internal DeviceWriter? WriterFor(ushort device) => device < _writerById.Length ? _writerById[device] : null;
+
+    /// <summary>
+    /// The receiver's pinned buffer budget: one pool for the channels' receive windows and the reassembly
+    /// store. <c>Shared</c> is what they may pin together before the store refuses to copy another early
+    /// chunk: the reassembly cap (also the sender's window, which bounds every forward byte in flight) or two
+    /// chunks, plus <see cref="BufferSlack"/>; a sender that honours the window never gets past it, whatever
+    /// the channel count. <c>Total</c>, the pool's hard cap, adds a reserve per channel that only receive
+    /// windows can reach: one whole chunk (<c>ReadAhead</c>) plus a block, so each channel can always finish
+    /// the chunk it is receiving, whatever the store holds (an early chunk waits for exactly that). Without it
+    /// a sender that ignores the window could fill the pool with early chunks and stall the in-order one.
+    /// </summary>
+    internal static (long Shared, long Total, int ReadAhead) BufferBudget(long reassemblyCap, long maxChunk, int channels)
+    {
+        long shared = Math.Max(reassemblyCap, 2 * maxChunk) + BufferSlack;
+        int readAhead = (int)(maxChunk + ReceiveBlockSize);
+        return (shared, shared + channels * ((long)readAhead + ReceiveBlockSize), readAhead);
+    }
 
     internal void Consumed(long bytes)
     {
@@ -164,8 +197,6 @@ internal sealed class ReceiverSession
         Task[] loopTasks = [];
         Task[] writerTasks = [];
         Task? returnTask = null;
-        PinnedBufferPool? receivePool = null;
-        PinnedBufferPool? storePool = null;
         try
         {
             var group = await WhenOrFail(_listener.AcceptAsync(Failure.Token).AsTask()).ConfigureAwait(false);
@@ -181,22 +212,21 @@ internal sealed class ReceiverSession
             bool returnPath = (first.Capabilities & StreamCapabilities.ReturnPath) != 0 && group[0].CanSend;
             long window = returnPath ? Options.ReassemblyCap : 0;
             long maxChunk = ChunkHeader.Size + (long)Math.Min(first.MaxPayload, Options.MaxPayload);
-            long blocks = Math.Max(Options.ReassemblyCap, 2 * maxChunk) + group.Count * (4L << 20);
-            receivePool = _receivePool = new PinnedBufferPool(blocks, 1 << 20);
-            ReadAhead = (int)Math.Min(maxChunk + (1 << 20), blocks - (1 << 20));
-            int storeBlock = (int)BitOperations.RoundUpToPowerOf2((uint)Math.Max(PinnedBufferPool.MinBlockSize, maxChunk));
-            storePool = _storePool = new PinnedBufferPool(Math.Max(Options.ReassemblyCap, storeBlock) + storeBlock, storeBlock);
-            Store = new ReassemblyStore(Options.ReassemblyCap, storePool);
+            var (shared, total, readAhead) = BufferBudget(Options.ReassemblyCap, maxChunk, group.Count);
+            ReadAhead = readAhead;
+            int largestBlock = (int)BitOperations.RoundUpToPowerOf2((uint)Math.Max(ReceiveBlockSize, maxChunk));
+            var pool = _pool = new PinnedBufferPool(total, largestBlock);
+            Store = new ReassemblyStore(Options.ReassemblyCap, pool, shared);
 
-            _inboxById = new DeviceInbox?[_devices.Max(d => d.Id) + 1];
+            _writerById = new DeviceWriter?[_devices.Max(d => d.Id) + 1];
             long inboxHighWater = Math.Min(Math.Max(DeviceInbox.MinHighWaterBytes, 2 * maxChunk), Math.Max(Options.ReassemblyCap / 2, maxChunk));
             Writers = _devices.Select(d =>
             {
-                var inbox = new DeviceInbox(this, d.Id, group.Count == 1, Store, inboxHighWater);
-                _inboxById[d.Id] = inbox;
-                return new DeviceWriter(this, d.Id, d.Device, inbox);
+                var writer = new DeviceWriter(this, d.Id, d.Device, new DeviceInbox(this, d.Id, group.Count == 1, Store, inboxHighWater));
+                _writerById[d.Id] = writer;
+                return writer;
             }).ToArray();
-            _loops = Enumerable.Range(0, group.Count).Select(i => new ReceiverChannelLoop(this, i, group[i], group.Preambles[i], receivePool)).ToArray();
+            _loops = Enumerable.Range(0, group.Count).Select(i => new ReceiverChannelLoop(this, i, group[i], group.Preambles[i], pool, ReceiveBlockSize)).ToArray();
             if (returnPath)
             {
                 var keepalive = SenderSession.KeepaliveInterval(Options.Transport);

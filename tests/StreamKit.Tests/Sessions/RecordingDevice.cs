@@ -5,11 +5,17 @@ namespace StreamKit.Tests.Sessions;
 /// <summary>
 /// Wraps a simulated device and records every byte read from (source) or written to (destination) each
 /// data session, so a test can prove that a destination only ever received bytes a source produced:
-/// no unverified (e.g. corrupted in flight) byte reached the device.
+/// no unverified (e.g. corrupted in flight) byte reached the device. It also notices two writes into
+/// the device at the same time (each write lingers a little to widen the window for such a race).
 /// </summary>
 internal sealed class RecordingDevice(SimulatedDevice inner) : IMigrationDevice
 {
     private readonly List<MemoryStream> _sessions = [];
+    private int _writing;
+    private int _overlaps;
+
+    /// <summary>Writes that began while another write into this device was still running.</summary>
+    public int OverlappingWrites => Volatile.Read(ref _overlaps);
 
     public SimulatedDevice Inner { get; } = inner;
 
@@ -33,7 +39,7 @@ internal sealed class RecordingDevice(SimulatedDevice inner) : IMigrationDevice
         if (channel is null) return null;
         var log = new MemoryStream();
         lock (_sessions) _sessions.Add(log);
-        return new Channel(channel, log);
+        return new Channel(channel, log, this);
     }
 
     /// <summary>True when every session of <paramref name="destination"/> is a prefix of some session of <paramref name="source"/>.</summary>
@@ -52,7 +58,7 @@ internal sealed class RecordingDevice(SimulatedDevice inner) : IMigrationDevice
         return true;
     }
 
-    private sealed class Channel(IMigrationDataChannel inner, MemoryStream log) : IMigrationDataChannel
+    private sealed class Channel(IMigrationDataChannel inner, MemoryStream log, RecordingDevice owner) : IMigrationDataChannel
     {
         public bool IsSaving => inner.IsSaving;
 
@@ -65,8 +71,17 @@ internal sealed class RecordingDevice(SimulatedDevice inner) : IMigrationDevice
 
         public void Write(ReadOnlySpan<byte> data)
         {
-            lock (log) log.Write(data); // recorded first: even a write the device then refuses counts as "seen"
-            inner.Write(data);
+            if (Interlocked.Increment(ref owner._writing) > 1) Interlocked.Increment(ref owner._overlaps);
+            try
+            {
+                lock (log) log.Write(data); // recorded first: even a write the device then refuses counts as "seen"
+                Thread.SpinWait(200);
+                inner.Write(data);
+            }
+            finally
+            {
+                Interlocked.Decrement(ref owner._writing);
+            }
         }
 
         public PrecopyInfo? GetPrecopyInfo() => inner.GetPrecopyInfo();

@@ -26,6 +26,22 @@ public class PinnedBufferPoolTests
     }
 
     [Fact]
+    public void ARentLimitLeavesTheRestOfTheCapToOthers()
+    {
+        using var pool = new PinnedBufferPool(4 << 20, 1 << 20);
+        var window = pool.Rent(1 << 20);
+        Assert.True(pool.TryRent(1 << 20, 2 << 20, out var copy));      // 2 MiB rented: at the limit
+        Assert.False(pool.TryRent(4096, 2 << 20, out _));              // the limited user gets no more...
+        var reserve = pool.Rent(1 << 20);                              // ...while the rest of the cap is still there
+        Assert.Equal(3 << 20, pool.PeakRentedBytes);
+        pool.Return(copy!);
+        Assert.True(pool.TryRent(1 << 20, 3 << 20, out var again));   // the returned block counts as free again
+        Assert.Equal(3 << 20, pool.PeakRentedBytes);
+        foreach (var block in new[] { window, again!, reserve }) pool.Return(block);
+        Assert.Equal(0, pool.RentedBytes);
+    }
+
+    [Fact]
     public void LeakCheckNamesTheRenter()
     {
         using var pool = new PinnedBufferPool(8 << 20, 1 << 20, trackLeaks: true);
