@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
+using StreamKit.Device;
 using StreamKit.Transport;
 using StreamKit.Wire;
 using Xunit;
@@ -130,6 +131,41 @@ public class ChannelSenderTests
         Assert.IsType<TransportException>(failure.InnerException);
         Assert.False(h.Channel.IsIdle && h.HandOver(h.EncodeData(10, seed: 0)), "a stopped channel takes nothing more");
         Assert.Equal(h.Lent, h.Returned.Count); // every buffer came back, none is still being sent
+    }
+
+    [Fact]
+    public async Task AMigrationWhoseInlineSendFailsEndsTypedWithTheSourceRunning()
+    {
+        // The forward connection is cut mid-stream while the pump sends inline (blocking sends on TCP):
+        // the session fails with the transport's typed reason, the source is RUNNING with its state.
+        var (source, destination) = SessionTestKit.Pair("sim:profile=bulk,size=8MiB,seed=71");
+        using (source)
+        using (destination)
+        {
+            ulong sourceDigest = source.StateDigest, destinationDigest = destination.StateDigest;
+            FaultProxy? proxy = null;
+            MigrationSender? sender = null;
+            try
+            {
+                var outcome = await SessionTestKit.RunAsync(source, destination, SessionTestKit.Sender(chunkSize: 64 << 10), SessionTestKit.Receiver(),
+                    SessionTestKit.LoopbackTcp(), 1,
+                    via: target =>
+                    {
+                        proxy = new FaultProxy(new IPEndPoint(IPAddress.Parse(target.Host!), target.Port),
+                            new FaultProxy.Fault(0, FaultProxy.Direction.Forward, 2_000_000, FaultProxy.Kind.Cut));
+                        return proxy.Address(1);
+                    },
+                    started: (s, _) => sender = s);
+                Assert.True(proxy!.Fired, "the proxy never reached the cut");
+                var (s, _) = SessionTestKit.AssertFailedCleanly(outcome, source, sourceDigest, destination, destinationDigest);
+                Assert.Contains(s.Code, new[] { StreamErrorCode.ConnectionFailed, StreamErrorCode.PeerError, StreamErrorCode.Timeout });
+                Assert.True(sender!.Session.Channels[0].InlineSends > 0, "the pump sent inline before the cut");
+            }
+            finally
+            {
+                if (proxy is not null) await proxy.DisposeAsync();
+            }
+        }
     }
 
     /// <summary>One channel over a real connection, lending pinned buffers as a pump does.</summary>
