@@ -134,6 +134,24 @@ public class ChannelSenderTests
     }
 
     [Fact]
+    public async Task APumpSpreadsItsInlineSendsOverIdleChannels()
+    {
+        // One device, two channels: every chunk finds an idle channel to go out on inline (round robin
+        // among idle ones), so both carry inline sends, and the receiver reassembles the state.
+        var (source, destination) = SessionTestKit.Pair("sim:profile=bulk,size=8MiB,seed=72");
+        using (source)
+        using (destination)
+        {
+            ulong digest = source.StateDigest;
+            MigrationSender? sender = null;
+            var outcome = await SessionTestKit.RunAsync(source, destination, SessionTestKit.Sender(chunkSize: 64 << 10), SessionTestKit.Receiver(),
+                SessionTestKit.LoopbackTcp(), 2, started: (s, _) => sender = s);
+            SessionTestKit.AssertMigrated(outcome, source, destination, digest);
+            Assert.All(sender!.Session.Channels, c => Assert.True(c.InlineSends > 0, $"channel {c.Index} sent nothing inline"));
+        }
+    }
+
+    [Fact]
     public async Task AMigrationWhoseInlineSendFailsEndsTypedWithTheSourceRunning()
     {
         // The forward connection is cut mid-stream while the pump sends inline (blocking sends on TCP):
