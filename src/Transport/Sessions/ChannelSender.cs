@@ -20,10 +20,11 @@ internal interface IChunkBufferOwner
 /// <para>
 /// Inline sends: one send at a time holds the connection (the send token, <c>_sending</c>). A chunk
 /// handed over while nothing is queued and the token is free is sent by the producer itself
-/// (<see cref="EnqueueOrClaim"/> then <see cref="SendClaimed"/>): on a socket a 1 MiB send into a 4 MiB
-/// buffer usually completes synchronously, so the pump goes on reading without waking the loop (raw's
-/// read, send, read, send). A send that does not complete at once is handed to the loop, which finishes
-/// it (and fails the session exactly as for its own sends) before anything queued behind it. Anything
+/// (<see cref="EnqueueOrClaim"/> then <see cref="SendClaimed"/>): on a socket as a blocking send
+/// (<see cref="TransportConnection.TrySendBlocking"/>), so the pump reads, sends, reads, sends like a raw
+/// copy loop and the loop is not woken; on other transports as an async send, and one that does not
+/// complete at once is handed to the loop, which finishes it before anything queued behind it. A failed
+/// inline send is handed over too: the session fails exactly as for the loop's own sends. Anything
 /// handed over while the token is held or chunks are queued is queued, so the wire order is the order
 /// of hand-over on either path, and a buffer goes back to its owner only once its send completed.
 /// </para>
@@ -356,7 +357,6 @@ internal sealed class ChannelSender
     {
         if (Connection.AbortReason is not null || !Connection.CanSend) return;
         if (Volatile.Read(ref _sending)) return; // the loop was abandoned with a send hanging: the connection is aborted
-        using var deadline = new CancellationTokenSource(timeout);
         int length;
         lock (WriterLock)
         {
@@ -365,6 +365,7 @@ internal sealed class ChannelSender
             Writer.Abort(reason, text);
             length = Sink.Written;
         }
+        using var deadline = new CancellationTokenSource(timeout);
         try
         {
             await Connection.SendAsync(_endBuffer.AsMemory(0, length), deadline.Token).ConfigureAwait(false);
