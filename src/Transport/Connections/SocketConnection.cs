@@ -64,6 +64,10 @@ internal sealed class SocketConnection : TransportConnection
         }
     }
 
+    protected override bool CanSendBlocking => BlockingSocketSend.IsSupported;
+
+    protected override void SendBlockingCore(ReadOnlySpan<byte> data) => BlockingSocketSend.SendAll(_socket, data, this);
+
     protected override ValueTask<int> ReceiveCoreAsync(Memory<byte> buffer, CancellationToken cancellationToken) =>
         _socket.ReceiveAsync(buffer, SocketFlags.None, cancellationToken);
 

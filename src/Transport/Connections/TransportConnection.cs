@@ -155,6 +155,45 @@ internal abstract class TransportConnection : IAsyncDisposable
     }
 
     /// <summary>
+    /// Sends one buffer on the calling thread, returning once every byte was handed to the transport
+    /// (as a blocking <c>send</c> does: the thread sleeps in the kernel while the socket buffer is full),
+    /// when the connection can do that: a TCP or Unix socket without a bandwidth limit. Otherwise it sends
+    /// nothing and returns false (use <see cref="SendAsync(ReadOnlyMemory{byte}, CancellationToken)"/>).
+    /// For a dedicated thread that produces and sends (the sender's device pump): no thread-pool hop,
+    /// no epoll wake-up, no allocation. Same rules as the async send: one send at a time, the send
+    /// timeout applies, the buffer may be reused once it returns, and a failure aborts the connection.
+    /// </summary>
+    /// <exception cref="TransportException">The connection failed, timed out, or had been aborted.</exception>
+    public bool TrySendBlocking(ReadOnlySpan<byte> data)
+    {
+        if (!CanSendBlocking || _settings.Bandwidth is not null) return false;
+        EnterSend();
+        try
+        {
+            if (Volatile.Read(ref _abortReason) is { } reason) throw reason.Echo();
+            if (_sendCompleted) throw new InvalidOperationException("sending was already completed on this connection");
+            if (data.IsEmpty) return true;
+            try
+            {
+                Volatile.Write(ref _sendStartedAt, Stopwatch.GetTimestamp());
+                SendBlockingCore(data);
+                Volatile.Write(ref _bytesSent, _bytesSent + data.Length);
+                TransportMetrics.Sent(Kind, data.Length, chunk: false);
+            }
+            catch (Exception e) when (IsTransportFailure(e))
+            {
+                throw Fail(e, "send", CancellationToken.None);
+            }
+            return true;
+        }
+        finally
+        {
+            Volatile.Write(ref _sendStartedAt, 0);
+            Volatile.Write(ref _sending, 0);
+        }
+    }
+
+    /// <summary>
     /// Receives up to <paramref name="buffer"/>.Length bytes; returns 0 when the peer has finished
     /// sending (graceful end). Waits at most the idle receive timeout for the first byte.
     /// </summary>
@@ -329,6 +368,15 @@ internal abstract class TransportConnection : IAsyncDisposable
 
     /// <summary>Writes all bytes of the segments (total <paramref name="totalBytes"/>, &gt; 0).</summary>
     protected abstract ValueTask SendCoreAsync(IReadOnlyList<ReadOnlyMemory<byte>> segments, long totalBytes, CancellationToken cancellationToken);
+
+    /// <summary>True when <see cref="SendBlockingCore"/> is implemented.</summary>
+    protected virtual bool CanSendBlocking => false;
+
+    /// <summary>
+    /// Writes all of <paramref name="data"/> (non-empty) on the calling thread, waiting while the transport
+    /// is full. Must return (with an error) soon after <see cref="AbortCore"/> ran on another thread.
+    /// </summary>
+    protected virtual void SendBlockingCore(ReadOnlySpan<byte> data) => throw new NotSupportedException();
 
     /// <summary>Reads at least one byte, or returns 0 at the end of the peer's stream.</summary>
     protected abstract ValueTask<int> ReceiveCoreAsync(Memory<byte> buffer, CancellationToken cancellationToken);

@@ -42,6 +42,9 @@ internal static unsafe partial class LibC
     [LibraryImport(Library, EntryPoint = "sendmsg", SetLastError = true)]
     internal static partial nint SendMsg(int socket, MessageHeader* message, int flags);
 
+    [LibraryImport(Library, EntryPoint = "send", SetLastError = true)]
+    internal static partial nint Send(int socket, byte* buffer, nuint length, int flags);
+
     [LibraryImport(Library, EntryPoint = "recvmsg", SetLastError = true)]
     internal static partial nint RecvMsg(int socket, MessageHeader* message, int flags);
 

@@ -14,9 +14,20 @@ internal interface IChunkBufferOwner
 /// One forward channel of a sender: its <see cref="ChunkWriter"/> (numbering, CRC, codec decisions),
 /// a FIFO of encoded chunks, and the async loop that sends them in order with one gather-free send per
 /// chunk (header and payload are contiguous in the pump's pinned buffer). Producers (device pumps)
-/// encode and enqueue under <see cref="WriterLock"/>, so a device's (epoch, sequence) order on the
-/// channel is the order of the queue. While the channel has nothing to send it sends an empty PADDING
+/// encode and hand over under <see cref="WriterLock"/>, so a device's (epoch, sequence) order on the
+/// channel is the order of hand-over. While the channel has nothing to send it sends an empty PADDING
 /// every <c>keepalive</c>, so the receiver's idle timeout only fires when the sender is really gone.
+/// <para>
+/// Inline sends: one send at a time holds the connection (the send token, <c>_sending</c>). A chunk
+/// handed over while nothing is queued and the token is free is sent by the producer itself
+/// (<see cref="EnqueueOrClaim"/> then <see cref="SendClaimed"/>): on a socket as a blocking send
+/// (<see cref="TransportConnection.TrySendBlocking"/>), so the pump reads, sends, reads, sends like a raw
+/// copy loop and the loop is not woken; on other transports as an async send, and one that does not
+/// complete at once is handed to the loop, which finishes it before anything queued behind it. A failed
+/// inline send is handed over too: the session fails exactly as for the loop's own sends. Anything
+/// handed over while the token is held or chunks are queued is queued, so the wire order is the order
+/// of hand-over on either path, and a buffer goes back to its owner only once its send completed.
+/// </para>
 /// </summary>
 internal sealed class ChannelSender
 {
@@ -30,7 +41,15 @@ internal sealed class ChannelSender
     private int _count;
     private long _lastSend = Stopwatch.GetTimestamp();
     private long _bytesSent;
+    private long _inlineSends;
+    private long _queuedSends;
+    private long _handedOffSends;
     private bool _stopped;
+    private bool _sending;          // the send token: a send (inline or the loop's) holds the connection
+    private bool _hasHandedOff;     // an inline send that did not complete at once waits for the loop in _handedOff
+    private ValueTask _handedOffSend;
+    private Item _handedOff;
+    private TaskCompletionSource? _tokenReleased; // the stopped loop waits for an inline send to finish
 
     private readonly record struct Item(byte[] Buffer, int Length, IChunkBufferOwner? Owner, bool Last);
 
@@ -60,21 +79,157 @@ internal sealed class ChannelSender
     /// <summary>Chunk bytes handed to the transport so far.</summary>
     internal long BytesSent => Volatile.Read(ref _bytesSent);
 
-    /// <summary>Queues an encoded chunk (call under <see cref="WriterLock"/>, right after encoding it).</summary>
+    /// <summary>Chunks sent inline by their producer and completed at once (diagnostics and tests).</summary>
+    internal long InlineSends => Volatile.Read(ref _inlineSends);
+
+    /// <summary>Inline sends that did not complete at once and were finished by the loop (diagnostics and tests).</summary>
+    internal long HandedOffSends => Volatile.Read(ref _handedOffSends);
+
+    /// <summary>Chunks sent by the loop from the queue, STREAM_END included (diagnostics and tests).</summary>
+    internal long QueuedSends => Volatile.Read(ref _queuedSends);
+
+    /// <summary>
+    /// Nothing queued and no send in progress: a chunk handed over now would be sent inline. A hint
+    /// for choosing a channel (read without the lock); <see cref="EnqueueOrClaim"/> decides.
+    /// </summary>
+    internal bool IsIdle => Volatile.Read(ref _count) == 0 && !Volatile.Read(ref _sending);
+
+    /// <summary>Queues an encoded chunk for the loop (call under <see cref="WriterLock"/>, right after encoding it).</summary>
     internal void Enqueue(byte[] buffer, int length, IChunkBufferOwner? owner, bool last = false)
     {
         lock (_queueGate)
         {
             if (!_stopped)
             {
-                if (_count == _ring.Length) throw new InvalidOperationException("channel send queue overflow (more buffers in flight than planned)");
-                _ring[(_head + _count) % _ring.Length] = new Item(buffer, length, owner, last);
-                _count++;
+                Push(new Item(buffer, length, owner, last));
                 owner = null;
             }
         }
         owner?.ReturnBuffer(buffer); // the loop has stopped (failure): nothing will be sent
         _signal.Set();
+    }
+
+    /// <summary>
+    /// Hands over an encoded chunk (call under <see cref="WriterLock"/>, right after encoding it). True: the
+    /// queue was empty and no send was in progress, the caller now holds the send token and must call
+    /// <see cref="SendClaimed"/> (after leaving the lock is fine: whatever is handed over meanwhile queues
+    /// behind it). False: the chunk was queued (or, the loop having stopped, its buffer given back).
+    /// </summary>
+    internal bool EnqueueOrClaim(byte[] buffer, int length, IChunkBufferOwner? owner)
+    {
+        lock (_queueGate)
+        {
+            if (!_stopped)
+            {
+                if (_count == 0 && !_sending)
+                {
+                    _sending = true;
+                    return true;
+                }
+                Push(new Item(buffer, length, owner, false));
+                owner = null;
+            }
+        }
+        owner?.ReturnBuffer(buffer);
+        _signal.Set();
+        return false;
+    }
+
+    /// <summary>
+    /// Sends a chunk on the caller's thread after <see cref="EnqueueOrClaim"/> returned true. Returns once the
+    /// send completed (buffer given back, token released) or was handed to the loop (it completes the send,
+    /// gives the buffer back and, on a failure, fails the session). Never throws for a send failure.
+    /// </summary>
+    internal void SendClaimed(byte[] buffer, int length, IChunkBufferOwner? owner)
+    {
+        ValueTask send;
+        try
+        {
+            // A socket: a blocking send, like a raw copy loop (measured: the pump sleeping in the kernel costs less
+            // than a partial send finished by the thread pool). Other transports: async, usually complete at once.
+            send = Connection.TrySendBlocking(buffer.AsSpan(0, length))
+                ? ValueTask.CompletedTask
+                : Connection.SendAsync(buffer.AsMemory(0, length));
+        }
+        catch (Exception e)
+        {
+            send = ValueTask.FromException(e); // the loop reports it, as for its own sends
+        }
+        if (send.IsCompletedSuccessfully)
+        {
+            send.GetAwaiter().GetResult(); // returns a pooled source, if any
+            Volatile.Write(ref _inlineSends, _inlineSends + 1);
+            OnSent(length);
+            owner?.ReturnBuffer(buffer);
+            if (ReleaseToken()) _signal.Set();
+            return;
+        }
+        bool handedOff = false;
+        lock (_queueGate)
+        {
+            if (!_stopped)
+            {
+                _handedOffSend = send;
+                _handedOff = new Item(buffer, length, owner, false);
+                _hasHandedOff = handedOff = true;
+            }
+        }
+        if (handedOff) _signal.Set();
+        else _ = FinishDetachedAsync(send, buffer, owner); // the loop has stopped (failure)
+    }
+
+    /// <summary>An inline send that outlived the loop (the session failed): its buffer goes back once it is done.</summary>
+    private async Task FinishDetachedAsync(ValueTask send, byte[] buffer, IChunkBufferOwner? owner)
+    {
+        try
+        {
+            await send.ConfigureAwait(false);
+        }
+        catch (Exception)
+        {
+            // The session has failed already; the loop reported the reason.
+        }
+        owner?.ReturnBuffer(buffer);
+        ReleaseToken();
+    }
+
+    private void Push(Item item)
+    {
+        if (_count == _ring.Length) throw new InvalidOperationException("channel send queue overflow (more buffers in flight than planned)");
+        _ring[(_head + _count) % _ring.Length] = item;
+        _count++;
+    }
+
+    /// <summary>Gives the send token back; true when chunks are queued (the loop must be woken to send them).</summary>
+    private bool ReleaseToken()
+    {
+        TaskCompletionSource? released;
+        bool queued;
+        lock (_queueGate)
+        {
+            _sending = false;
+            queued = _count > 0;
+            released = _tokenReleased;
+            _tokenReleased = null;
+        }
+        released?.TrySetResult();
+        return queued;
+    }
+
+    /// <summary>Completes when no send holds the connection (the loop has stopped: none starts any more).</summary>
+    private Task WhenTokenReleased()
+    {
+        lock (_queueGate)
+        {
+            if (!_sending) return Task.CompletedTask;
+            return (_tokenReleased ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+        }
+    }
+
+    private void OnSent(int length)
+    {
+        Volatile.Write(ref _lastSend, Stopwatch.GetTimestamp());
+        Volatile.Write(ref _bytesSent, _bytesSent + length);
     }
 
     /// <summary>Wakes the loop (keepalive check).</summary>
@@ -105,7 +260,10 @@ internal sealed class ChannelSender
             while (true)
             {
                 if (failure.IsFailed) return;
-                if (!TryDequeue(out var item))
+                // A handed-off inline send is older than anything queued: it is finished first. Either way
+                // this loop holds the send token until the send is done.
+                bool handedOff = TryTakeHandedOff(out var send, out var item);
+                if (!handedOff && !TryDequeue(out item))
                 {
                     if (Stopwatch.GetElapsedTime(Volatile.Read(ref _lastSend)) >= _keepalive) await SendKeepaliveAsync().ConfigureAwait(false);
                     await _signal.WaitAsync(failure.Token).ConfigureAwait(false);
@@ -113,14 +271,17 @@ internal sealed class ChannelSender
                 }
                 try
                 {
-                    await Connection.SendAsync(item.Buffer.AsMemory(0, item.Length)).ConfigureAwait(false);
+                    if (!handedOff) send = Connection.SendAsync(item.Buffer.AsMemory(0, item.Length));
+                    await send.ConfigureAwait(false);
+                    if (handedOff) Volatile.Write(ref _handedOffSends, _handedOffSends + 1);
+                    else Volatile.Write(ref _queuedSends, _queuedSends + 1);
+                    OnSent(item.Length); // before the token goes: its next holder updates the same counters
                 }
                 finally
                 {
                     item.Owner?.ReturnBuffer(item.Buffer);
+                    ReleaseToken();
                 }
-                Volatile.Write(ref _lastSend, Stopwatch.GetTimestamp());
-                Volatile.Write(ref _bytesSent, _bytesSent + item.Length);
                 if (item.Last) return;
             }
         }
@@ -139,7 +300,27 @@ internal sealed class ChannelSender
         finally
         {
             Drain();
+            await FinishHandedOffAfterStopAsync().ConfigureAwait(false);
+            // A producer's inline send may still be running: the loop ends after it, so "the loop ended" still
+            // means "nothing is being sent on this channel" (the failure rule aborts a connection whose loop hangs).
+            await WhenTokenReleased().ConfigureAwait(false);
         }
+    }
+
+    /// <summary>The loop stopped (failure) with an inline send handed to it and not yet taken: wait for it, give the buffer back.</summary>
+    private async Task FinishHandedOffAfterStopAsync()
+    {
+        if (!TryTakeHandedOff(out var send, out var item)) return;
+        try
+        {
+            await send.ConfigureAwait(false);
+        }
+        catch (Exception)
+        {
+            // The session has failed already; this send's own failure adds nothing.
+        }
+        item.Owner?.ReturnBuffer(item.Buffer);
+        ReleaseToken();
     }
 
     private async ValueTask SendKeepaliveAsync()
@@ -147,16 +328,25 @@ internal sealed class ChannelSender
         int length;
         lock (WriterLock)
         {
-            lock (_queueGate)
-                if (_count > 0) return;
             if (Writer.IsEnded) return;
+            lock (_queueGate)
+            {
+                if (_count > 0 || _sending) return; // something is being sent: no keepalive needed
+                _sending = true;
+            }
             Sink.Attach(_keepaliveBuffer);
             Writer.WritePadding(0);
             length = Sink.Written;
         }
-        await Connection.SendAsync(_keepaliveBuffer.AsMemory(0, length)).ConfigureAwait(false);
-        Volatile.Write(ref _lastSend, Stopwatch.GetTimestamp());
-        Volatile.Write(ref _bytesSent, _bytesSent + length);
+        try
+        {
+            await Connection.SendAsync(_keepaliveBuffer.AsMemory(0, length)).ConfigureAwait(false);
+            OnSent(length);
+        }
+        finally
+        {
+            ReleaseToken();
+        }
     }
 
     /// <summary>
@@ -166,6 +356,7 @@ internal sealed class ChannelSender
     internal async Task TrySendAbortAsync(StreamErrorCode reason, string text, TimeSpan timeout)
     {
         if (Connection.AbortReason is not null || !Connection.CanSend) return;
+        if (Volatile.Read(ref _sending)) return; // the loop was abandoned with a send hanging: the connection is aborted
         int length;
         lock (WriterLock)
         {
@@ -190,15 +381,30 @@ internal sealed class ChannelSender
     {
         lock (_queueGate)
         {
-            if (_count == 0 || _stopped)
+            if (_count == 0 || _stopped || _sending)
             {
                 item = default;
                 return false;
             }
+            _sending = true;
             item = _ring[_head];
             _ring[_head] = default;
             _head = (_head + 1) % _ring.Length;
             _count--;
+            return true;
+        }
+    }
+
+    private bool TryTakeHandedOff(out ValueTask send, out Item item)
+    {
+        lock (_queueGate)
+        {
+            send = _handedOffSend;
+            item = _handedOff;
+            if (!_hasHandedOff) return false;
+            _hasHandedOff = false;
+            _handedOffSend = default;
+            _handedOff = default;
             return true;
         }
     }

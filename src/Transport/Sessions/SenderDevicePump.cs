@@ -9,7 +9,8 @@ namespace StreamKit.Transport;
 /// PRE_COPY and loops: VFIO_MIG_GET_PRECOPY_INFO (sent as PRECOPY_INFO when it changed), then read()
 /// until a temporary end, each read straight into a pinned buffer behind a reserved 48-byte header;
 /// the channel's <see cref="ChunkWriter"/> checksums it in place (ZERO_RUN / LZ4 / stored) and the
-/// buffer is queued for sending as it is. Idle, it polls with a backoff. A reset during pre-copy (a read
+/// buffer is sent as it is: by the pump itself when the channel is idle, else through the channel's queue
+/// (<see cref="ChannelSender.EnqueueOrClaim"/>). Idle, it polls with a backoff. A reset during pre-copy (a read
 /// says DeadSession, the precopy ioctl says the session is gone, or the device is found RUNNING) costs
 /// only this device's epoch: DISCARD opens the next one and pre-copy restarts on a new session. At the
 /// switchover it parks, then drains STOP_COPY to the final end, sends DEVICE_END and leaves STOP_COPY.
@@ -376,13 +377,17 @@ internal sealed class SenderDevicePump : IChunkBufferOwner
         int length = ChunkHeader.Size + payloadLength;
         _session.Window.Reserve(length);
         var channel = NextChannel();
+        bool inline;
+        int written;
         lock (channel.WriterLock)
         {
             channel.Sink.Attach(buffer);
             write(channel.Writer, Id, state);
-            channel.Enqueue(buffer, channel.Sink.Written, this);
+            written = channel.Sink.Written;
+            inline = channel.EnqueueOrClaim(buffer, written, this);
         }
         CountControl(length);
+        if (inline) channel.SendClaimed(buffer, written, this);
     }
 
     /// <summary>
@@ -407,6 +412,7 @@ internal sealed class SenderDevicePump : IChunkBufferOwner
         }
         var channel = NextChannel();
         int length;
+        bool inline;
         long zero = 0;
         lock (channel.WriterLock)
         {
@@ -442,13 +448,15 @@ internal sealed class SenderDevicePump : IChunkBufferOwner
                 }
             }
             length = sink.Written;
-            channel.Enqueue(buffer, length, this);
+            inline = channel.EnqueueOrClaim(buffer, length, this);
         }
         _session.Window.Refund(reserved - length);
         _zeroBytes += zero;
         _epochBytes += count;
         if (phase == DataPhase.StopCopy) Volatile.Write(ref _stopCopyBytes, _stopCopyBytes + count);
         else Volatile.Write(ref _precopyBytes, _precopyBytes + count);
+        // Outside the writer lock: chunks handed over meanwhile queue behind this one.
+        if (inline) channel.SendClaimed(buffer, length, this);
     }
 
     private void CountChunk(int wireLength, int deviceBytes)
@@ -465,12 +473,26 @@ internal sealed class SenderDevicePump : IChunkBufferOwner
         MigrationMetrics.Chunk(sender: true, length, 0);
     }
 
+    /// <summary>
+    /// The channel for the next chunk: round robin, except that the first idle channel from there on is
+    /// preferred (the chunk is then sent inline, without waking its loop). Any choice is correct: the
+    /// receiver orders a device's chunks by sequence number, whichever channel they came on.
+    /// </summary>
     private ChannelSender NextChannel()
     {
         var channels = _session.Channels;
-        var channel = channels[_nextChannel];
-        _nextChannel = (_nextChannel + 1) % channels.Length;
-        return channel;
+        int pick = _nextChannel;
+        for (int i = 0; i < channels.Length; i++)
+        {
+            int candidate = pick + i < channels.Length ? pick + i : pick + i - channels.Length;
+            if (channels[candidate].IsIdle)
+            {
+                pick = candidate;
+                break;
+            }
+        }
+        _nextChannel = pick + 1 < channels.Length ? pick + 1 : 0;
+        return channels[pick];
     }
 
     private byte[] TakeBuffer()
