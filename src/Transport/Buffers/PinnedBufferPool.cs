@@ -9,7 +9,7 @@ namespace StreamKit.Transport;
 /// <see cref="MaxBlockSize"/>. Steady-state rent/return allocates nothing: blocks are allocated
 /// once, kept on a per-class stack and reused. <see cref="MaxBytes"/> bounds all memory the pool
 /// holds (rented plus retained); when it is reached, retained blocks of other classes are dropped
-/// to make room, and after that <see cref="RentAsync"/> waits for a return (back-pressure for a
+/// to make room, and after that <see cref="RentAsync"/> (<see cref="RentBlocking"/>) waits for a return (back-pressure for a
 /// receiver whose device writer lags) while <see cref="TryRent(int, out PooledBuffer?)"/> fails.
 /// With <c>trackLeaks</c> every rent records its stack so <see cref="AssertNoLeaks"/> can say who
 /// forgot to return (the role of Pipelines' TestMemoryPool); that costs an allocation per rent.
@@ -141,16 +141,36 @@ internal sealed class PinnedBufferPool : IDisposable
     {
         while (true)
         {
-            Task returned;
-            lock (_gate)
-            {
-                _returned ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-                returned = _returned.Task;
-            }
-            // Re-check after registering, so a return between the first try and the wait is not missed.
+            // Re-checked after registering, so a return between the first try and the wait is not missed.
+            var returned = NextReturn();
             if (TryRent(minimumLength, out var buffer)) return buffer;
             await returned.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Rents a block, blocking the calling thread while the pool is at its cap (<see cref="RentAsync"/> for a
+    /// dedicated thread: a receive thread that must wait for the device writers anyway).
+    /// </summary>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled while waiting.</exception>
+    public PooledBuffer RentBlocking(int minimumLength, CancellationToken cancellationToken = default)
+    {
+        while (true)
+        {
+            if (TryRent(minimumLength, out var buffer)) return buffer;
+            var returned = NextReturn();
             if (TryRent(minimumLength, out buffer)) return buffer;
+            returned.Wait(cancellationToken);
+        }
+    }
+
+    /// <summary>Completes at the next return of any block.</summary>
+    private Task NextReturn()
+    {
+        lock (_gate)
+        {
+            _returned ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            return _returned.Task;
         }
     }
 
