@@ -25,6 +25,7 @@ internal sealed class PinnedBufferPool : IDisposable
     private readonly int[] _retainedCount;
     private readonly Dictionary<PooledBuffer, string>? _leakTracker;
     private long _heldBytes;
+    private long _blockAllocationBytes;
     private long _rentedBytes;
     private long _peakRentedBytes;
     private int _rentedCount;
@@ -65,6 +66,15 @@ internal sealed class PinnedBufferPool : IDisposable
 
     /// <summary>Blocks currently rented out.</summary>
     public int RentedCount => Volatile.Read(ref _rentedCount);
+
+    /// <summary>
+    /// Managed bytes the pool allocated for new blocks (arrays and their headers, as the GC counts them): what an
+    /// allocation test leaves out, because growing to the working set happens once per pool, not per use.
+    /// </summary>
+    public long BlockAllocationBytes
+    {
+        get { lock (_gate) return _blockAllocationBytes; }
+    }
 
     /// <summary>Bytes held (rented + retained for reuse).</summary>
     public long HeldBytes => Volatile.Read(ref _heldBytes);
@@ -113,7 +123,9 @@ internal sealed class PinnedBufferPool : IDisposable
                     return false;
                 }
                 _heldBytes += size;
+                long before = GC.GetAllocatedBytesForCurrentThread();
                 buffer = new PooledBuffer(this, sizeClass, size);
+                _blockAllocationBytes += GC.GetAllocatedBytesForCurrentThread() - before;
             }
             _rentedBytes += size;
             if (_rentedBytes > _peakRentedBytes) _peakRentedBytes = _rentedBytes;

@@ -68,6 +68,9 @@ internal sealed class ReceiverSession
     /// <summary>Device chunks the channel loops wrote into the devices themselves (not through a writer thread).</summary>
     internal long ChunksAppliedInline => Writers.Sum(w => w.InlineChunks);
 
+    /// <summary>The channel loops (empty before the channels are accepted); tests read their counters.</summary>
+    internal IReadOnlyList<ReceiverChannelLoop> Loops => _loops;
+
     /// <summary>Channel loops that ran on a dedicated thread with blocking receives (socket channels).</summary>
     internal int ChannelLoopsOnDedicatedThreads => _loops.Count(l => l.OnDedicatedThread);
     internal event Action<MigrationProgress>? ProgressChanged;
