@@ -113,11 +113,12 @@ internal sealed class ReceiveWindow : IDisposable
     /// <exception cref="InvalidOperationException">The connection cannot receive blocking.</exception>
     public ReceiveResult ReadAtLeast(int minimumBytes, CancellationToken cancellationToken = default)
     {
+        if (!_connection.CanReceiveBlocking)
+            throw new InvalidOperationException($"the {_connection.Kind} connection cannot receive on the calling thread; use ReadAtLeastAsync");
         while (NeedsMore(minimumBytes))
         {
             var block = ReusableTail() ?? AppendBlock(_pool.RentBlocking(_blockSize, cancellationToken));
-            if (!_connection.TryReceiveBlocking(block.Array.AsSpan(_tailFilled), out int received, cancellationToken))
-                throw new InvalidOperationException($"the {_connection.Kind} connection cannot receive on the calling thread; use ReadAtLeastAsync");
+            _connection.TryReceiveBlocking(block.Array.AsSpan(_tailFilled), out int received, cancellationToken);
             Received(block, received);
         }
         return new ReceiveResult(Buffered, _completed);

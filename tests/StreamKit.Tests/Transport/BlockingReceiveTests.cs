@@ -154,6 +154,7 @@ public class BlockingReceiveTests
             using var pool = new PinnedBufferPool(4 << 20, 1 << 20);
             using (var window = new ReceiveWindow(b, pool, 64 << 10))
                 Assert.Throws<InvalidOperationException>(() => window.ReadAtLeast(1));
+            Assert.Equal(0, pool.RentedBytes); // refused before renting a block
             Assert.Equal(100, await b.ReceiveAsync(new byte[100])); // the async path still has every byte
         }
     }
