@@ -9,7 +9,7 @@ namespace StreamKit.Transport;
 /// <see cref="MaxBlockSize"/>. Steady-state rent/return allocates nothing: blocks are allocated
 /// once, kept on a per-class stack and reused. <see cref="MaxBytes"/> bounds all memory the pool
 /// holds (rented plus retained); when it is reached, retained blocks of other classes are dropped
-/// to make room, and after that <see cref="RentAsync"/> waits for a return (back-pressure for a
+/// to make room, and after that <see cref="RentAsync"/> (<see cref="RentBlocking"/>) waits for a return (back-pressure for a
 /// receiver whose device writer lags) while <see cref="TryRent(int, out PooledBuffer?)"/> fails.
 /// With <c>trackLeaks</c> every rent records its stack so <see cref="AssertNoLeaks"/> can say who
 /// forgot to return (the role of Pipelines' TestMemoryPool); that costs an allocation per rent.
@@ -25,6 +25,7 @@ internal sealed class PinnedBufferPool : IDisposable
     private readonly int[] _retainedCount;
     private readonly Dictionary<PooledBuffer, string>? _leakTracker;
     private long _heldBytes;
+    private long _blockAllocationBytes;
     private long _rentedBytes;
     private long _peakRentedBytes;
     private int _rentedCount;
@@ -65,6 +66,15 @@ internal sealed class PinnedBufferPool : IDisposable
 
     /// <summary>Blocks currently rented out.</summary>
     public int RentedCount => Volatile.Read(ref _rentedCount);
+
+    /// <summary>
+    /// Managed bytes the pool allocated for new blocks (arrays and their headers, as the GC counts them): what an
+    /// allocation test leaves out, because growing to the working set happens once per pool, not per use.
+    /// </summary>
+    public long BlockAllocationBytes
+    {
+        get { lock (_gate) return _blockAllocationBytes; }
+    }
 
     /// <summary>Bytes held (rented + retained for reuse).</summary>
     public long HeldBytes => Volatile.Read(ref _heldBytes);
@@ -113,7 +123,9 @@ internal sealed class PinnedBufferPool : IDisposable
                     return false;
                 }
                 _heldBytes += size;
+                long before = GC.GetAllocatedBytesForCurrentThread();
                 buffer = new PooledBuffer(this, sizeClass, size);
+                _blockAllocationBytes += GC.GetAllocatedBytesForCurrentThread() - before;
             }
             _rentedBytes += size;
             if (_rentedBytes > _peakRentedBytes) _peakRentedBytes = _rentedBytes;
@@ -141,16 +153,36 @@ internal sealed class PinnedBufferPool : IDisposable
     {
         while (true)
         {
-            Task returned;
-            lock (_gate)
-            {
-                _returned ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-                returned = _returned.Task;
-            }
-            // Re-check after registering, so a return between the first try and the wait is not missed.
+            // Re-checked after registering, so a return between the first try and the wait is not missed.
+            var returned = NextReturn();
             if (TryRent(minimumLength, out var buffer)) return buffer;
             await returned.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Rents a block, blocking the calling thread while the pool is at its cap (<see cref="RentAsync"/> for a
+    /// dedicated thread: a receive thread that must wait for the device writers anyway).
+    /// </summary>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled while waiting.</exception>
+    public PooledBuffer RentBlocking(int minimumLength, CancellationToken cancellationToken = default)
+    {
+        while (true)
+        {
+            if (TryRent(minimumLength, out var buffer)) return buffer;
+            var returned = NextReturn();
             if (TryRent(minimumLength, out buffer)) return buffer;
+            returned.Wait(cancellationToken);
+        }
+    }
+
+    /// <summary>Completes at the next return of any block.</summary>
+    private Task NextReturn()
+    {
+        lock (_gate)
+        {
+            _returned ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            return _returned.Task;
         }
     }
 

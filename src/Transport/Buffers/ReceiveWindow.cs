@@ -91,58 +91,96 @@ internal sealed class ReceiveWindow : IDisposable
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<ReceiveResult> ReadAtLeastAsync(int minimumBytes, CancellationToken cancellationToken = default)
     {
-        if ((uint)minimumBytes > (uint)MaxReadAhead)
-            throw new ArgumentOutOfRangeException(nameof(minimumBytes), minimumBytes, $"must be 0..{MaxReadAhead}");
-        ObjectDisposedException.ThrowIf(_disposed, this);
-        while (_buffered < minimumBytes && !_completed)
+        while (NeedsMore(minimumBytes))
         {
-            int received;
             if (_connection.LendNextReceive())
             {
-                var lent = await _connection.ReceiveLentAsync(cancellationToken).ConfigureAwait(false);
-                if (lent is null)
-                {
-                    _completed = true;
-                    break;
-                }
-                received = lent.Memory.Length;
-                AppendLent(lent);
+                AppendLent(await _connection.ReceiveLentAsync(cancellationToken).ConfigureAwait(false));
+                continue;
             }
-            else
-            {
-                if (_tail is not PooledBuffer block || block.Length - _tailFilled < _minimumReceive)
-                    block = await AppendBlockAsync(cancellationToken).ConfigureAwait(false);
-                received = await _connection.ReceiveAsync(block.Array.AsMemory(_tailFilled), cancellationToken).ConfigureAwait(false);
-                if (received == 0)
-                {
-                    _completed = true;
-                    break;
-                }
-                _tailFilled += received;
-                block.SetFilled(_tailFilled);
-            }
-            _buffered += received;
+            var block = ReusableTail() ?? AppendBlock(await _pool.RentAsync(_blockSize, cancellationToken).ConfigureAwait(false));
+            Received(block, await _connection.ReceiveAsync(block.Array.AsMemory(_tailFilled), cancellationToken).ConfigureAwait(false));
         }
         return new ReceiveResult(Buffered, _completed);
     }
 
-    private async ValueTask<PooledBuffer> AppendBlockAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// <see cref="ReadAtLeastAsync"/> on the calling thread, which sleeps in the kernel while it waits for bytes
+    /// (and in the pool while leased blocks fill it): for a dedicated receive thread. Only on a connection
+    /// that can receive that way (<see cref="TransportConnection.CanReceiveBlocking"/>).
+    /// </summary>
+    /// <exception cref="TransportException">The connection failed.</exception>
+    /// <exception cref="InvalidOperationException">The connection cannot receive blocking.</exception>
+    public ReceiveResult ReadAtLeast(int minimumBytes, CancellationToken cancellationToken = default)
     {
-        // A fully consumed, unleased single block is reused in place (cache-warm, no pool round trip).
-        if (_tail is PooledBuffer only && _head == _tail && _headOffset == _tailFilled && only.References == 1)
+        if (!_connection.CanReceiveBlocking)
+            throw new InvalidOperationException($"the {_connection.Kind} connection cannot receive on the calling thread; use ReadAtLeastAsync");
+        while (NeedsMore(minimumBytes))
+        {
+            var block = ReusableTail() ?? AppendBlock(_pool.RentBlocking(_blockSize, cancellationToken));
+            _connection.TryReceiveBlocking(block.Array.AsSpan(_tailFilled), out int received, cancellationToken);
+            Received(block, received);
+        }
+        return new ReceiveResult(Buffered, _completed);
+    }
+
+    /// <summary>Checks the argument; true while fewer than <paramref name="minimumBytes"/> are buffered and more can come.</summary>
+    private bool NeedsMore(int minimumBytes)
+    {
+        if ((uint)minimumBytes > (uint)MaxReadAhead)
+            throw new ArgumentOutOfRangeException(nameof(minimumBytes), minimumBytes, $"must be 0..{MaxReadAhead}");
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        return _buffered < minimumBytes && !_completed;
+    }
+
+    /// <summary>
+    /// The block the next receive goes into when no new one is needed: the tail while it has room, or a
+    /// fully consumed, unleased single block reused in place (cache-warm, no pool round trip). Null: rent one.
+    /// </summary>
+    private PooledBuffer? ReusableTail()
+    {
+        if (_tail is not PooledBuffer tail) return null;
+        if (tail.Length - _tailFilled >= _minimumReceive) return tail;
+        if (_head == _tail && _headOffset == _tailFilled && tail.References == 1)
         {
             _headOffset = _tailFilled = 0;
-            only.SetSegment(0, only.RunningIndex);
-            return only;
+            tail.SetSegment(0, tail.RunningIndex);
+            return tail;
         }
-        var block = await _pool.RentAsync(_blockSize, cancellationToken).ConfigureAwait(false);
+        return null;
+    }
+
+    private PooledBuffer AppendBlock(PooledBuffer block)
+    {
         block.SetSegment(0, 0);
         Append(block, 0);
         return block;
     }
 
-    /// <summary>Chains a lent transport buffer, in place, after the buffered bytes.</summary>
-    private void AppendLent(LentSegment lent) => Append(lent, lent.Memory.Length);
+    /// <summary>Accounts for <paramref name="received"/> bytes just received into <paramref name="block"/> (the tail); 0 = the peer finished.</summary>
+    private void Received(PooledBuffer block, int received)
+    {
+        if (received == 0)
+        {
+            _completed = true;
+            return;
+        }
+        _tailFilled += received;
+        block.SetFilled(_tailFilled);
+        _buffered += received;
+    }
+
+    /// <summary>Chains a lent transport buffer, in place, after the buffered bytes; null = the peer finished.</summary>
+    private void AppendLent(LentSegment? lent)
+    {
+        if (lent is null)
+        {
+            _completed = true;
+            return;
+        }
+        Append(lent, lent.Memory.Length);
+        _buffered += lent.Memory.Length;
+    }
 
     /// <summary>Makes <paramref name="segment"/> (one reference, owned by the window now) the tail holding <paramref name="filled"/> bytes.</summary>
     private void Append(WindowSegment segment, int filled)

@@ -64,9 +64,14 @@ internal sealed class SocketConnection : TransportConnection
         }
     }
 
-    protected override bool CanSendBlocking => BlockingSocketSend.IsSupported;
+    protected override bool CanSendBlocking => BlockingSocket.IsSupported;
 
-    protected override void SendBlockingCore(ReadOnlySpan<byte> data) => BlockingSocketSend.SendAll(_socket, data, this);
+    protected override void SendBlockingCore(ReadOnlySpan<byte> data) => BlockingSocket.SendAll(_socket, data, this);
+
+    protected override bool CanReceiveBlockingCore => BlockingSocket.IsSupported;
+
+    protected override int ReceiveBlockingCore(Span<byte> buffer, CancellationToken cancellationToken) =>
+        BlockingSocket.Receive(_socket, buffer, this, cancellationToken);
 
     protected override ValueTask<int> ReceiveCoreAsync(Memory<byte> buffer, CancellationToken cancellationToken) =>
         _socket.ReceiveAsync(buffer, SocketFlags.None, cancellationToken);

@@ -220,6 +220,45 @@ internal abstract class TransportConnection : IAsyncDisposable
     }
 
     /// <summary>
+    /// True when <see cref="TryReceiveBlocking"/> receives on this connection (a TCP or Unix socket); a
+    /// receive loop that sees it can run on a thread of its own, as a raw blocking <c>recv</c> loop does.
+    /// </summary>
+    internal bool CanReceiveBlocking => CanReceive && CanReceiveBlockingCore;
+
+    /// <summary>
+    /// Receives up to <paramref name="buffer"/>.Length bytes on the calling thread (which sleeps in the kernel
+    /// until the first byte arrives, as a blocking <c>recv</c> does), when the connection can do that
+    /// (<see cref="CanReceiveBlocking"/>); otherwise it receives nothing and returns false (use
+    /// <see cref="ReceiveAsync"/>). <paramref name="received"/> is 0 when the peer has finished sending.
+    /// For a dedicated receive thread: no epoll wake-up, no thread-pool hop, no allocation. Same rules as
+    /// <see cref="ReceiveAsync"/>: one receive at a time, the idle receive timeout applies, bytes are
+    /// counted, a failure aborts the connection, and cancelling aborts it too (noticed within a poll slice).
+    /// </summary>
+    /// <exception cref="TransportException">The connection failed, timed out, or had been aborted.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    public bool TryReceiveBlocking(Span<byte> buffer, out int received, CancellationToken cancellationToken = default)
+    {
+        received = 0;
+        if (!CanReceiveBlockingCore) return false;
+        if (buffer.IsEmpty) throw new ArgumentException("receive needs a non-empty buffer (0 would be ambiguous with end of stream)", nameof(buffer));
+        EnterReceive();
+        try
+        {
+            received = ReceiveBlockingCore(buffer, cancellationToken);
+            CountReceived(received);
+            return true;
+        }
+        catch (Exception e) when (IsTransportFailure(e))
+        {
+            throw Fail(e, "receive", cancellationToken);
+        }
+        finally
+        {
+            ExitReceive();
+        }
+    }
+
+    /// <summary>
     /// Decides how the next receive goes: true = in place, lending the transport's own receive buffer
     /// (<see cref="ReceiveLentAsync"/>); false = copying into the caller's buffer (<see cref="ReceiveAsync"/>).
     /// True only when the transport lends (RDMA) and its lending budget (<see cref="SegmentLender"/>) has
@@ -380,6 +419,15 @@ internal abstract class TransportConnection : IAsyncDisposable
 
     /// <summary>Reads at least one byte, or returns 0 at the end of the peer's stream.</summary>
     protected abstract ValueTask<int> ReceiveCoreAsync(Memory<byte> buffer, CancellationToken cancellationToken);
+
+    /// <summary>True when <see cref="ReceiveBlockingCore"/> is implemented.</summary>
+    protected virtual bool CanReceiveBlockingCore => false;
+
+    /// <summary>
+    /// Reads at least one byte on the calling thread, waiting for it, or returns 0 at the end of the peer's stream.
+    /// Must return (with an error) soon after <see cref="AbortCore"/> ran on another thread or the token was cancelled.
+    /// </summary>
+    protected virtual int ReceiveBlockingCore(Span<byte> buffer, CancellationToken cancellationToken) => throw new NotSupportedException();
 
     /// <summary>Receives in place (transports whose <see cref="LendNextReceive"/> can be true override it).</summary>
     protected virtual ValueTask<LentSegment?> ReceiveLentCoreAsync(CancellationToken cancellationToken) =>

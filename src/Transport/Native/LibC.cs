@@ -45,6 +45,9 @@ internal static unsafe partial class LibC
     [LibraryImport(Library, EntryPoint = "send", SetLastError = true)]
     internal static partial nint Send(int socket, byte* buffer, nuint length, int flags);
 
+    [LibraryImport(Library, EntryPoint = "recv", SetLastError = true)]
+    internal static partial nint Recv(int socket, byte* buffer, nuint length, int flags);
+
     [LibraryImport(Library, EntryPoint = "recvmsg", SetLastError = true)]
     internal static partial nint RecvMsg(int socket, MessageHeader* message, int flags);
 

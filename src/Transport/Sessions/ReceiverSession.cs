@@ -9,7 +9,8 @@ namespace StreamKit.Transport;
 
 /// <summary>
 /// One migration as the receiver runs it (the engine behind <see cref="MigrationReceiver"/>): accept the
-/// stream, a receive loop per channel (which writes in-order chunks into the devices itself), an inbox
+/// stream, a receive loop per channel (which writes in-order chunks into the devices itself; on a socket it owns a
+/// thread and receives blocking), an inbox
 /// and a writer thread per device (for what cannot be written inline), the return path; after
 /// STREAM_END on every channel and every device committed, FINAL_ACK. On any failure: every touched
 /// destination device is reset (back to RUNNING with its previous state), ERROR goes back if the return
@@ -66,6 +67,12 @@ internal sealed class ReceiverSession
 
     /// <summary>Device chunks the channel loops wrote into the devices themselves (not through a writer thread).</summary>
     internal long ChunksAppliedInline => Writers.Sum(w => w.InlineChunks);
+
+    /// <summary>The channel loops (empty before the channels are accepted); tests read their counters.</summary>
+    internal IReadOnlyList<ReceiverChannelLoop> Loops => _loops;
+
+    /// <summary>Channel loops that ran on a dedicated thread with blocking receives (socket channels).</summary>
+    internal int ChannelLoopsOnDedicatedThreads => _loops.Count(l => l.OnDedicatedThread);
     internal event Action<MigrationProgress>? ProgressChanged;
 
     /// <summary>Forward device-chunk bytes applied or dropped so far (what WINDOW reports).</summary>

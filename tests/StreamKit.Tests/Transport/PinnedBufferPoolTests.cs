@@ -105,6 +105,25 @@ public class PinnedBufferPoolTests
     }
 
     [Fact]
+    public async Task RentBlockingWaitsForAReturnOnTheCallingThread()
+    {
+        using var pool = new PinnedBufferPool(maxBytes: 1 << 20, maxBlockSize: 1 << 20);
+        var only = pool.Rent(1 << 20);
+        var waiting = new TaskCompletionSource<PooledBuffer>(TaskCreationOptions.RunContinuationsAsynchronously);
+        new Thread(() => waiting.SetResult(pool.RentBlocking(1 << 20))) { IsBackground = true }.Start();
+        await Task.Delay(50);
+        Assert.False(waiting.Task.IsCompleted);
+        pool.Return(only);
+        var got = await waiting.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Same(only, got);
+
+        using var cancel = new CancellationTokenSource(50);
+        Assert.ThrowsAny<OperationCanceledException>(() => pool.RentBlocking(4096, cancel.Token));
+        pool.Return(got);
+        pool.AssertNoLeaks();
+    }
+
+    [Fact]
     public void SizesOutsideThePoolAreRefused()
     {
         using var pool = new PinnedBufferPool(8 << 20, 1 << 20);
