@@ -46,9 +46,8 @@ internal sealed class ChannelSender
     private long _handedOffSends;
     private bool _stopped;
     private bool _sending;          // the send token: a send (inline or the loop's) holds the connection
-    private bool _hasHandedOff;     // an inline send that did not complete at once waits for the loop in _handedOff
-    private ValueTask _handedOffSend;
-    private Item _handedOff;
+    private ValueTask _handedOffSend; // an inline send that did not complete at once, waiting for the loop
+    private Item _handedOff;          // its chunk (Buffer null: none)
     private TaskCompletionSource? _tokenReleased; // the stopped loop waits for an inline send to finish
 
     private readonly record struct Item(byte[] Buffer, int Length, IChunkBufferOwner? Owner, bool Last);
@@ -171,15 +170,18 @@ internal sealed class ChannelSender
             {
                 _handedOffSend = send;
                 _handedOff = new Item(buffer, length, owner, false);
-                _hasHandedOff = handedOff = true;
+                handedOff = true;
             }
         }
         if (handedOff) _signal.Set();
-        else _ = FinishDetachedAsync(send, buffer, owner); // the loop has stopped (failure)
+        else _ = FinishAbandonedAsync(send, new Item(buffer, length, owner, false)); // the loop has stopped (failure)
     }
 
-    /// <summary>An inline send that outlived the loop (the session failed): its buffer goes back once it is done.</summary>
-    private async Task FinishDetachedAsync(ValueTask send, byte[] buffer, IChunkBufferOwner? owner)
+    /// <summary>
+    /// An inline send the stopped loop will not finish (the session failed): waits for it, then gives the buffer
+    /// back and releases the send token. Its own failure adds nothing: the session's reason is reported already.
+    /// </summary>
+    private async Task FinishAbandonedAsync(ValueTask send, Item item)
     {
         try
         {
@@ -187,9 +189,9 @@ internal sealed class ChannelSender
         }
         catch (Exception)
         {
-            // The session has failed already; the loop reported the reason.
+            // The session has failed already.
         }
-        owner?.ReturnBuffer(buffer);
+        item.Owner?.ReturnBuffer(item.Buffer);
         ReleaseToken();
     }
 
@@ -300,27 +302,11 @@ internal sealed class ChannelSender
         finally
         {
             Drain();
-            await FinishHandedOffAfterStopAsync().ConfigureAwait(false);
+            if (TryTakeHandedOff(out var abandoned, out var abandonedItem)) await FinishAbandonedAsync(abandoned, abandonedItem).ConfigureAwait(false);
             // A producer's inline send may still be running: the loop ends after it, so "the loop ended" still
             // means "nothing is being sent on this channel" (the failure rule aborts a connection whose loop hangs).
             await WhenTokenReleased().ConfigureAwait(false);
         }
-    }
-
-    /// <summary>The loop stopped (failure) with an inline send handed to it and not yet taken: wait for it, give the buffer back.</summary>
-    private async Task FinishHandedOffAfterStopAsync()
-    {
-        if (!TryTakeHandedOff(out var send, out var item)) return;
-        try
-        {
-            await send.ConfigureAwait(false);
-        }
-        catch (Exception)
-        {
-            // The session has failed already; this send's own failure adds nothing.
-        }
-        item.Owner?.ReturnBuffer(item.Buffer);
-        ReleaseToken();
     }
 
     private async ValueTask SendKeepaliveAsync()
@@ -401,8 +387,7 @@ internal sealed class ChannelSender
         {
             send = _handedOffSend;
             item = _handedOff;
-            if (!_hasHandedOff) return false;
-            _hasHandedOff = false;
+            if (item.Buffer is null) return false;
             _handedOffSend = default;
             _handedOff = default;
             return true;
