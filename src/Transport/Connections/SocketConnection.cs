@@ -64,7 +64,7 @@ internal sealed class SocketConnection : TransportConnection
         }
     }
 
-    protected override bool CanSendBlocking => BlockingSocket.IsSupported;
+    protected override bool CanSendBlockingCore => BlockingSocket.IsSupported;
 
     protected override void SendBlockingCore(ReadOnlySpan<byte> data) => BlockingSocket.SendAll(_socket, data, this);
 

@@ -126,8 +126,7 @@ internal abstract class TransportConnection : IAsyncDisposable
     {
         try
         {
-            if (Volatile.Read(ref _abortReason) is { } reason) throw reason.Echo();
-            if (_sendCompleted) throw new InvalidOperationException("sending was already completed on this connection");
+            CheckSendOpen();
             if (total == 0) return;
             try
             {
@@ -138,8 +137,7 @@ internal abstract class TransportConnection : IAsyncDisposable
                 }
                 Volatile.Write(ref _sendStartedAt, Stopwatch.GetTimestamp());
                 await SendCoreAsync(segments, total, cancellationToken).ConfigureAwait(false);
-                Volatile.Write(ref _bytesSent, _bytesSent + total);
-                TransportMetrics.Sent(Kind, total, chunk);
+                CountSent(total, chunk);
             }
             catch (Exception e) when (IsTransportFailure(e))
             {
@@ -148,9 +146,8 @@ internal abstract class TransportConnection : IAsyncDisposable
         }
         finally
         {
-            Volatile.Write(ref _sendStartedAt, 0);
             _pair[0] = _pair[1] = _single[0] = default;
-            Volatile.Write(ref _sending, 0);
+            ExitSend();
         }
     }
 
@@ -166,19 +163,17 @@ internal abstract class TransportConnection : IAsyncDisposable
     /// <exception cref="TransportException">The connection failed, timed out, or had been aborted.</exception>
     public bool TrySendBlocking(ReadOnlySpan<byte> data)
     {
-        if (!CanSendBlocking || _settings.Bandwidth is not null) return false;
+        if (!CanSendBlockingCore || _settings.Bandwidth is not null) return false;
         EnterSend();
         try
         {
-            if (Volatile.Read(ref _abortReason) is { } reason) throw reason.Echo();
-            if (_sendCompleted) throw new InvalidOperationException("sending was already completed on this connection");
+            CheckSendOpen();
             if (data.IsEmpty) return true;
             try
             {
                 Volatile.Write(ref _sendStartedAt, Stopwatch.GetTimestamp());
                 SendBlockingCore(data);
-                Volatile.Write(ref _bytesSent, _bytesSent + data.Length);
-                TransportMetrics.Sent(Kind, data.Length, chunk: false);
+                CountSent(data.Length, chunk: false);
             }
             catch (Exception e) when (IsTransportFailure(e))
             {
@@ -188,8 +183,7 @@ internal abstract class TransportConnection : IAsyncDisposable
         }
         finally
         {
-            Volatile.Write(ref _sendStartedAt, 0);
-            Volatile.Write(ref _sending, 0);
+            ExitSend();
         }
     }
 
@@ -409,7 +403,7 @@ internal abstract class TransportConnection : IAsyncDisposable
     protected abstract ValueTask SendCoreAsync(IReadOnlyList<ReadOnlyMemory<byte>> segments, long totalBytes, CancellationToken cancellationToken);
 
     /// <summary>True when <see cref="SendBlockingCore"/> is implemented.</summary>
-    protected virtual bool CanSendBlocking => false;
+    protected virtual bool CanSendBlockingCore => false;
 
     /// <summary>
     /// Writes all of <paramref name="data"/> (non-empty) on the calling thread, waiting while the transport
@@ -447,6 +441,25 @@ internal abstract class TransportConnection : IAsyncDisposable
         if (!CanSend) throw new NotSupportedException($"the {Kind} connection {RemoteEndPoint} only receives");
         if (Interlocked.Exchange(ref _sending, 1) != 0)
             throw new InvalidOperationException("a send is already in progress on this connection; sends must be serialised");
+    }
+
+    /// <summary>After <see cref="EnterSend"/>: the connection has not been aborted and sending was not completed.</summary>
+    private void CheckSendOpen()
+    {
+        if (Volatile.Read(ref _abortReason) is { } reason) throw reason.Echo();
+        if (_sendCompleted) throw new InvalidOperationException("sending was already completed on this connection");
+    }
+
+    private void CountSent(long sent, bool chunk)
+    {
+        Volatile.Write(ref _bytesSent, _bytesSent + sent);
+        TransportMetrics.Sent(Kind, sent, chunk);
+    }
+
+    private void ExitSend()
+    {
+        Volatile.Write(ref _sendStartedAt, 0);
+        Volatile.Write(ref _sending, 0);
     }
 
     private static bool TryMergeAdjacent(ReadOnlyMemory<byte> header, ReadOnlyMemory<byte> payload, out ReadOnlyMemory<byte> merged)
