@@ -20,9 +20,14 @@ internal static class Crc32CHardware
     internal static readonly Crc32CShift.Table LargeLane = new(4096);
     internal static readonly Crc32CShift.Table SmallLane = new(256);
 
-    /// <summary>Raw register update (no pre/post inversion); picks the kernel by length.</summary>
+    /// <summary>
+    /// Raw register update (no pre/post inversion); picks the kernel by length: carry-less folding
+    /// (<see cref="Crc32CFolding"/>) for long inputs where the CPU has it, then the 3-way lanes, then the plain loop.
+    /// </summary>
     internal static uint Update(uint state, ReadOnlySpan<byte> data)
     {
+        state = Crc32CFolding.Update(state, data, out int folded);
+        data = data[folded..];
         state = UpdateInterleaved(state, data, out int consumed);
         return UpdatePlain(state, data[consumed..]);
     }

@@ -48,12 +48,26 @@ internal static class Crc32CShift
             ulong entry = Volatile.Read(ref OperatorCache[slot]);
             if (entry >> 32 == (ulong)byteCount) return (uint)entry;
         }
+        uint result = PowerOfX(byteCount, firstPowerIndex: 3);
+        if (cacheable) Volatile.Write(ref OperatorCache[slot], (ulong)byteCount << 32 | result);
+        return result;
+    }
+
+    /// <summary>x^<paramref name="exponent"/> mod P: the fold constants of <see cref="Crc32CFolding"/> (bit distances, not bytes).</summary>
+    internal static uint XPowModP(long exponent)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(exponent);
+        return PowerOfX(exponent, firstPowerIndex: 0);
+    }
+
+    /// <summary>x^(rest · 2^firstPowerIndex) mod P by square-and-multiply over the precomputed x^(2^k).</summary>
+    private static uint PowerOfX(long rest, int firstPowerIndex)
+    {
         uint result = One;
-        for (long rest = byteCount, k = 3; rest != 0; rest >>= 1, k++)
+        for (int k = firstPowerIndex; rest != 0; rest >>= 1, k++)
         {
             if ((rest & 1) != 0) result = MultiplyModP(XPow2[k], result);
         }
-        if (cacheable) Volatile.Write(ref OperatorCache[slot], (ulong)byteCount << 32 | result);
         return result;
     }
 

@@ -35,7 +35,18 @@ public class Crc32CTests
             return Crc32CHardware.UpdatePlain(s, span[consumed..]);
         });
         yield return ("hardware dispatch", (s, buf, off, len) => Crc32CHardware.Update(s, buf.AsSpan(off, len)));
+        if (Crc32CFolding.IsSupported512) yield return ("folding 512 + plain tail", FoldingThenPlain(Crc32CFolding.Update512));
+        if (Crc32CFolding.IsSupported256) yield return ("folding 256 + plain tail", FoldingThenPlain(Crc32CFolding.Update256));
     }
+
+    private delegate uint FoldingKernel(uint state, ReadOnlySpan<byte> data, out int consumed);
+
+    private static Func<uint, byte[], int, int, uint> FoldingThenPlain(FoldingKernel kernel) => (s, buf, off, len) =>
+    {
+        var span = buf.AsSpan(off, len);
+        s = kernel(s, span, out int consumed);
+        return Crc32CHardware.UpdatePlain(s, span[consumed..]);
+    };
 
     [Fact]
     public void CheckValueOnEveryPath()
@@ -113,7 +124,7 @@ public class Crc32CTests
         int small = (int)Crc32CHardware.SmallLane.ByteCount, large = (int)Crc32CHardware.LargeLane.ByteCount;
         var lengths = new SortedSet<int>();
         for (int n = 0; n <= 40; n++) lengths.Add(n);
-        foreach (int basis in new[] { 3 * small, 6 * small, 3 * large, 6 * large, 3 * large + 3 * small, 3 * large + 6 * small, 65536, 1 << 17 })
+        foreach (int basis in new[] { 3 * small, 6 * small, 3 * large, 6 * large, 3 * large + 3 * small, 3 * large + 6 * small, Crc32CFolding.MinimumLength, 65536, 1 << 17 })
         {
             for (int delta = -9; delta <= 9; delta++) lengths.Add(basis + delta);
         }
@@ -126,6 +137,33 @@ public class Crc32CTests
             foreach (var (name, update) in Paths())
                 Assert.True(expected == update(Init, buffer, offset, length), $"{name}, length {length}");
         }
+    }
+
+    [FoldingCrcFact]
+    public void FoldingKernelsCoverWholeStepsFromAnyStartState()
+    {
+        var data = new byte[(1 << 20) + 300];
+        new Random(13).NextBytes(data);
+        var kernels = new List<(string Name, FoldingKernel Kernel, int Step)>();
+        if (Crc32CFolding.IsSupported512) kernels.Add(("512", Crc32CFolding.Update512, 256));
+        if (Crc32CFolding.IsSupported256) kernels.Add(("256", Crc32CFolding.Update256, 128));
+        Assert.NotEmpty(kernels);
+        foreach (var (name, kernel, step) in kernels)
+        {
+            foreach (int length in new[] { step, step + 1, 2 * step - 1, 2 * step, 1023, 1024, 4096 + 77, 65536, 1 << 20, (1 << 20) + 300 })
+            {
+                foreach (uint start in new[] { Init, 0u, 0x9E3779B9u })
+                {
+                    var span = data.AsSpan(length % 7, Math.Min(length, data.Length - length % 7));
+                    uint state = kernel(start, span, out int consumed);
+                    Assert.True(consumed == span.Length / step * step, $"{name}: consumed {consumed} of {span.Length}");
+                    Assert.True(Reference(start, span[..consumed]) == state, $"{name}, length {span.Length}, start {start:X8}");
+                }
+            }
+        }
+        // The dispatcher hands short inputs to the 3-way kernel untouched.
+        Crc32CFolding.Update(Init, data.AsSpan(0, Crc32CFolding.MinimumLength - 1), out int none);
+        Assert.Equal(0, none);
     }
 
     [HardwareCrcFact]
@@ -154,5 +192,14 @@ public sealed class HardwareCrcFactAttribute : FactAttribute
     public HardwareCrcFactAttribute()
     {
         if (!Crc32CHardware.IsSupported) Skip = "this CPU has no crc32 instruction (x64 SSE4.2 / arm64 CRC)";
+    }
+}
+
+/// <summary>A fact that is skipped, visibly, on CPUs without 256- or 512-bit carry-less multiplication.</summary>
+public sealed class FoldingCrcFactAttribute : FactAttribute
+{
+    public FoldingCrcFactAttribute()
+    {
+        if (!Crc32CFolding.IsSupported) Skip = "this CPU has no VPCLMULQDQ (x64 AVX2/AVX-512 carry-less multiply)";
     }
 }
