@@ -3,7 +3,8 @@ namespace StreamKit.Wire;
 /// <summary>
 /// CRC32C (Castagnoli, reflected polynomial 0x82F63B78), init and final xor 0xFFFFFFFF;
 /// check value of "123456789" is 0xE3069283. Hardware crc32 where the CPU has it
-/// (x64 SSE4.2, arm64), 3-way interleaved on large inputs, slicing-by-8 tables elsewhere.
+/// (x64 SSE4.2, arm64), carry-less folding on wide vectors (x64 VPCLMULQDQ) or 3-way interleaved
+/// on large inputs, slicing-by-8 tables elsewhere.
 /// </summary>
 public static class Crc32C
 {
