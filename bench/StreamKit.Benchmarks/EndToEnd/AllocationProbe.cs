@@ -82,6 +82,12 @@ internal sealed class ProbedDevice(IMigrationDevice inner, AllocationProbe probe
             probe.Add(data.Length);
         }
 
+        public void WriteZeros(long count)
+        {
+            inner.WriteZeros(count);
+            probe.Add((int)Math.Min(count, int.MaxValue));
+        }
+
         public PrecopyInfo? GetPrecopyInfo() => inner.GetPrecopyInfo();
         public void Dispose() => inner.Dispose();
     }

@@ -23,6 +23,24 @@ public interface IMigrationDataChannel : IDisposable
     void Write(ReadOnlySpan<byte> data);
 
     /// <summary>
+    /// Writes <paramref name="count"/> zero bytes (a ZERO_RUN): the device gets exactly the bytes
+    /// <see cref="Write"/> of that many zeros would give it. This default writes them from one shared zero
+    /// block in large writes; a channel that can take zeros more cheaply (the simulator) overrides it.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="count"/> is negative.</exception>
+    /// <exception cref="DeviceException">As for <see cref="Write"/>.</exception>
+    void WriteZeros(long count)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        while (count > 0)
+        {
+            int piece = (int)Math.Min(count, ZeroBlock.Length);
+            Write(ZeroBlock.Span(piece));
+            count -= piece;
+        }
+    }
+
+    /// <summary>
     /// <c>VFIO_MIG_GET_PRECOPY_INFO</c> (flags zeroed). Valid only in PRE_COPY(_P2P). Some drivers
     /// (mlx5) produce new dirty data only from inside this call, so pumps call it between reads.
     /// </summary>

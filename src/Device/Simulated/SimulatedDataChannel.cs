@@ -74,32 +74,65 @@ internal sealed class SimulatedDataChannel : IMigrationDataChannel
     /// <inheritdoc/>
     public void Write(ReadOnlySpan<byte> data)
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
-        if (Load is null) throw Failure(DeviceErrorKind.IoFailed, "write() on a saving data channel", Errno.EBADF);
-        if (data.IsEmpty) return;
-        TimeSpan delay = _device.Faults.SlowWrite;
-        if (delay > TimeSpan.Zero) Thread.Sleep(delay);
+        if (!BeginWrite(data.Length)) return;
         lock (_device.Sync)
         {
-            // Like the real channel (FdDataChannel): after a failed write nothing more reaches the driver,
-            // not even on a session that has since ended; every later write repeats the first failure.
-            if (Load.FailedErrno is not 0 and var failed)
-                throw Failure(FdDataChannel.KindOfWriteError(failed),
-                    "an earlier write of this resuming session failed; the device must be reset, not written further", failed);
-            if (Dead) throw Failure(DeviceErrorKind.DeadSession, "write() on a dead resuming session", Errno.ENODEV);
-            long pos = Load.Position;
-            if (_writeErrorAt < pos + data.Length)
-            {
-                _device.Injector.WriteErrorFired();
-                int injected = _device.Faults.WriteErrno;
-                Load.Poison(injected, $"injected write error at byte {pos}");
-                throw Failure(FdDataChannel.KindOfWriteError(injected), $"injected write error at byte {pos}", injected);
-            }
-            int errno = Load.Write(data);
-            if (errno != 0)
-                throw Failure(FdDataChannel.KindOfWriteError(errno),
-                    $"write of {data.Length} bytes at stream byte {pos} refused: {Load.Problem}", errno);
+            long pos = CheckWritable(data.Length);
+            ThrowIfRefused(Load!.Write(data), data.Length, pos);
         }
+    }
+
+    /// <summary>
+    /// Zeros as the driver would take them from <see cref="Write"/> (same checks, faults and result), without
+    /// materialising them: the bulk profile checks whole zero pages by the generator's zero flag.
+    /// </summary>
+    public void WriteZeros(long count)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        if (!BeginWrite(count)) return;
+        lock (_device.Sync)
+        {
+            long pos = CheckWritable(count);
+            ThrowIfRefused(Load!.WriteZeros(count), count, pos);
+        }
+    }
+
+    /// <summary>The checks before the lock; false for an empty write (nothing to do).</summary>
+    private bool BeginWrite(long length)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (Load is null) throw Failure(DeviceErrorKind.IoFailed, "write() on a saving data channel", Errno.EBADF);
+        if (length == 0) return false;
+        TimeSpan delay = _device.Faults.SlowWrite;
+        if (delay > TimeSpan.Zero) Thread.Sleep(delay);
+        return true;
+    }
+
+    /// <summary>Under the device lock: refuses a write on a poisoned or dead session, fires an injected write error; returns the stream position.</summary>
+    private long CheckWritable(long length)
+    {
+        // Like the real channel (FdDataChannel): after a failed write nothing more reaches the driver,
+        // not even on a session that has since ended; every later write repeats the first failure.
+        if (Load!.FailedErrno is not 0 and var failed)
+            throw Failure(FdDataChannel.KindOfWriteError(failed),
+                "an earlier write of this resuming session failed; the device must be reset, not written further", failed);
+        if (Dead) throw Failure(DeviceErrorKind.DeadSession, "write() on a dead resuming session", Errno.ENODEV);
+        long pos = Load.Position;
+        if (_writeErrorAt < pos + length)
+        {
+            _device.Injector.WriteErrorFired();
+            int injected = _device.Faults.WriteErrno;
+            Load.Poison(injected, $"injected write error at byte {pos}");
+            throw Failure(FdDataChannel.KindOfWriteError(injected), $"injected write error at byte {pos}", injected);
+        }
+        return pos;
+    }
+
+    private void ThrowIfRefused(int errno, long length, long pos)
+    {
+        if (errno != 0)
+            throw Failure(FdDataChannel.KindOfWriteError(errno),
+                $"write of {length} bytes at stream byte {pos} refused: {Load!.Problem}", errno);
     }
 
     /// <inheritdoc/>

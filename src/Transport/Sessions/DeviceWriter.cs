@@ -19,8 +19,6 @@ namespace StreamKit.Transport;
 /// </summary>
 internal sealed class DeviceWriter : IStreamEvents
 {
-    private static readonly byte[] Zeros = new byte[256 * 1024];
-
     private readonly ReceiverSession _session;
     private readonly DeviceInbox _inbox;
     private readonly object _gate = new();
@@ -263,13 +261,7 @@ internal sealed class DeviceWriter : IStreamEvents
 
     void IStreamEvents.OnZeroRun(ushort device, uint epoch, ulong offset, uint length, DataPhase phase)
     {
-        var channel = _channel!;
-        for (uint left = length; left > 0;)
-        {
-            int piece = (int)Math.Min(left, (uint)Zeros.Length);
-            channel.Write(Zeros.AsSpan(0, piece));
-            left -= (uint)piece;
-        }
+        _channel!.WriteZeros(length); // the device gets the zero bytes (spec §ZERO_RUN); the channel picks how
         Written(length, phase, zero: true);
     }
 

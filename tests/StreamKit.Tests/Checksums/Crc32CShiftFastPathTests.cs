@@ -34,6 +34,31 @@ public class Crc32CShiftFastPathTests
     }
 
     [Fact]
+    public void BothMultiplyImplementationsMatchTheReference()
+    {
+        // MultiplyModP picks one per machine; each must be exact on its own (the CI box may lack PCLMULQDQ).
+        var random = new Random(13);
+        uint[] edges = [0, 1, 2, 0x8000_0000, 0x4000_0000, 0xFFFF_FFFF, Crc32CShift.Polynomial];
+        foreach (var a in edges)
+            foreach (var b in edges)
+                Assert.Equal(ReferenceMultiply(a, b), Crc32CShift.MultiplyModPSoftware(a, b));
+        for (int i = 0; i < 20_000; i++)
+        {
+            uint a = (uint)random.NextInt64(0, 1L << 32), b = (uint)random.NextInt64(0, 1L << 32);
+            Assert.Equal(ReferenceMultiply(a, b), Crc32CShift.MultiplyModPSoftware(a, b));
+        }
+        if (!System.Runtime.Intrinsics.X86.Pclmulqdq.IsSupported || !System.Runtime.Intrinsics.X86.Sse42.IsSupported) return;
+        foreach (var a in edges)
+            foreach (var b in edges)
+                Assert.Equal(ReferenceMultiply(a, b), Crc32CShift.MultiplyModPHardware(a, b));
+        for (int i = 0; i < 20_000; i++)
+        {
+            uint a = (uint)random.NextInt64(0, 1L << 32), b = (uint)random.NextInt64(0, 1L << 32);
+            Assert.Equal(ReferenceMultiply(a, b), Crc32CShift.MultiplyModPHardware(a, b));
+        }
+    }
+
+    [Fact]
     public void CachedOperatorsStayCorrectWhenLengthsShareASlot()
     {
         // Lengths that map to the same cache slot, interleaved, and lengths beyond the cacheable range.

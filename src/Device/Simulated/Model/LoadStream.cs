@@ -21,17 +21,20 @@ internal abstract class LoadStream
 
     /// <summary>Writes all of <paramref name="src"/>; 0 or the errno the driver returns. Never called once
     /// <see cref="FailedErrno"/> is set: the channel refuses further writes itself.</summary>
-    internal int Write(ReadOnlySpan<byte> src)
+    internal int Write(ReadOnlySpan<byte> src) => FailedErrno != 0 ? FailedErrno : Accepted(WriteCore(src), src.Length);
+
+    /// <summary><see cref="Write"/> of <paramref name="count"/> zero bytes, with the same result.</summary>
+    internal int WriteZeros(long count) => FailedErrno != 0 ? FailedErrno : Accepted(WriteZerosCore(count), count);
+
+    private int Accepted(int errno, long length)
     {
-        if (FailedErrno != 0) return FailedErrno;
-        int errno = WriteCore(src);
         if (errno != 0)
         {
             FailedErrno = errno;
             Problem ??= $"write failed ({Errno.Name(errno)})";
             return errno;
         }
-        Position += src.Length;
+        Position += length;
         return 0;
     }
 
@@ -54,6 +57,19 @@ internal abstract class LoadStream
     }
 
     protected abstract int WriteCore(ReadOnlySpan<byte> src);
+
+    /// <summary>Zeros through <see cref="WriteCore"/>; a profile that can check zeros without reading them overrides it.</summary>
+    protected virtual int WriteZerosCore(long count)
+    {
+        while (count > 0)
+        {
+            int piece = (int)Math.Min(count, ZeroBlock.Length);
+            int errno = WriteCore(ZeroBlock.Span(piece));
+            if (errno != 0) return errno;
+            count -= piece;
+        }
+        return 0;
+    }
 
     protected abstract int ValidateCore();
 

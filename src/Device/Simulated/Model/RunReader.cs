@@ -85,6 +85,54 @@ internal sealed class RunReader
         return true;
     }
 
+    /// <summary>
+    /// <see cref="Feed"/> of <paramref name="count"/> zero bytes, with the same outcome (flags, problem text,
+    /// counts): whole units inside a run are checked against the generator's zero flag instead of byte by
+    /// byte (a unit equals all zeros exactly when it is a zero unit: every other unit starts with a stamp
+    /// holding its non-zero version); headers and partial units go through <see cref="Feed"/>.
+    /// </summary>
+    internal bool FeedZeros(long count)
+    {
+        int unitSize = _content.UnitSize;
+        while (count > 0)
+        {
+            if (_phase == Phase.Done) return Fail($"{count} bytes after the end record");
+            long offset = _phase == Phase.Data ? _dataPos % unitSize : -1;
+            if (offset == 0 && count >= unitSize)
+            {
+                long units = Math.Min(count, _dataLength - _dataPos) / unitSize;
+                long first = _run.First + _dataPos / unitSize;
+                for (long i = 0; i < units && !ContentMismatch; i++)
+                {
+                    if (_content.IsZero(first + i, _run.Version)) continue;
+                    ContentMismatch = true;
+                    Problem ??= $"unit {first + i} version {_run.Version}: bytes 0..{unitSize} differ from the source's";
+                }
+                long n = units * unitSize;
+                _dataPos += n;
+                _bytes += n;
+                count -= n;
+                if (_dataPos == _dataLength)
+                {
+                    _phase = Phase.Header;
+                    _headFill = 0;
+                }
+                continue;
+            }
+            // The rest of the header, or of the unit (as Feed takes a unit: one check, one problem text per piece).
+            long rest = _phase switch
+            {
+                Phase.Header => UnitRunFormat.HeaderBytes - _headFill,
+                Phase.EndPayload => UnitRunFormat.EndRecordBytes - _headFill,
+                _ => unitSize - offset,
+            };
+            int piece = (int)Math.Min(count, rest);
+            if (!Feed(ZeroBlock.Span(piece))) return false;
+            count -= piece;
+        }
+        return true;
+    }
+
     private int ConsumeData(ReadOnlySpan<byte> src)
     {
         int unitSize = _content.UnitSize;

@@ -61,6 +61,9 @@ internal sealed class RunLoad : LoadStream
     protected override int WriteCore(ReadOnlySpan<byte> src) =>
         _reader.Feed(src) ? 0 : Reject(Errno.EINVAL, _reader.Problem ?? "malformed stream");
 
+    protected override int WriteZerosCore(long count) =>
+        _reader.FeedZeros(count) ? 0 : Reject(Errno.EINVAL, _reader.Problem ?? "malformed stream");
+
     protected override int ValidateCore() => ValidateRuns(_reader, this);
 
     /// <summary>Commit check shared by the run-based profiles.</summary>
