@@ -89,7 +89,7 @@ internal static class E2eCommand
 
     private static object OptionsForJson(E2eOptions o) => new
     {
-        o.SizeBytes, o.Zero, o.Chunk, o.Channels, o.Lz4, o.Matrix, o.Repeat, o.Variants, o.WarmupBytes, o.ReassemblyCap, o.Seed, o.SocketBuffer, o.LinkRate, o.Jit,
+        o.SizeBytes, o.Zero, o.ZeroRunPages, o.Chunk, o.Channels, o.Lz4, o.Matrix, o.Repeat, o.Variants, o.WarmupBytes, o.ReassemblyCap, o.Seed, o.SocketBuffer, o.LinkRate, o.Jit,
     };
 
     private static string FirstLine(string? s) => s is null ? "" : s.Split('\n')[0];
@@ -146,6 +146,7 @@ internal static class E2eCommand
         Lz4 = label == E2eLabel.StreamKitLz4,
         SizeBytes = o.SizeBytes,
         Zero = c.Zero,
+        ZeroRunPages = o.ZeroRunPages,
         Seed = o.Seed,
         ChunkSize = c.ChunkSize,
         Channels = label is E2eLabel.Raw or E2eLabel.StreamKit or E2eLabel.StreamKitLz4 ? c.Channels : 1,

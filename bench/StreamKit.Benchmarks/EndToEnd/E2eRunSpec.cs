@@ -32,6 +32,7 @@ internal sealed record E2eRunSpec
 
     public long SizeBytes { get; init; } = 4L << 30;
     public double Zero { get; init; }
+    public int ZeroRunPages { get; init; } = 1;
     public ulong Seed { get; init; } = 1;
     public int ChunkSize { get; init; } = 1 << 20;
     public int Channels { get; init; } = 1;
@@ -55,7 +56,7 @@ internal sealed record E2eRunSpec
 
     /// <summary>The simulated device SPEC of a state of <paramref name="bytes"/>.</summary>
     public string DeviceSpec(long bytes) =>
-        $"sim:profile=bulk,size={bytes / 4096 * 4096},seed={Seed},zero={Zero.ToString("R", System.Globalization.CultureInfo.InvariantCulture)}";
+        $"sim:profile=bulk,size={bytes / 4096 * 4096},seed={Seed},zero={Zero.ToString("R", System.Globalization.CultureInfo.InvariantCulture)},zero-run={ZeroRunPages}";
 
     public string Encode() => Convert.ToBase64String(Encoding.UTF8.GetBytes(JsonSerializer.Serialize(this)));
 

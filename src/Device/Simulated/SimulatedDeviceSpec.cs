@@ -5,8 +5,8 @@ namespace StreamKit.Device;
 
 /// <summary>
 /// Everything that defines a <see cref="SimulatedDevice"/>: profile, state size, seed, dynamics and
-/// faults. Source and destination of a migration must use the same profile, size/ports, seed and zero
-/// fraction (their content function); anything else is an incompatible destination, detected like the
+/// faults. Source and destination of a migration must use the same profile, size/ports, seed, zero
+/// fraction and zero run (their content function); anything else is an incompatible destination, detected like the
 /// real drivers do. Parsed from SPEC strings (see <see cref="Parse"/>); <see cref="ToString"/> gives
 /// the canonical SPEC back.
 /// </summary>
@@ -37,6 +37,13 @@ public sealed record SimulatedDeviceSpec
 
     /// <summary>Share of all-zero pages (mlx5, hisi, bulk), 0..1.</summary>
     public double ZeroFraction { get; init; }
+
+    /// <summary>
+    /// Zero pages come in aligned runs of this many pages (1 = each page decided alone, the default): the
+    /// zero decision is taken per run, so real-world sparse state (unused buffers, large zero regions) can be
+    /// modelled next to scattered zero pages, the worst case for zero-run elision. 1..65536.
+    /// </summary>
+    public int ZeroRunPages { get; init; } = 1;
 
     /// <summary>Pages re-dirtied per second while in PRE_COPY(_P2P).</summary>
     public double DirtyUnitsPerSecond { get; init; }
@@ -94,6 +101,7 @@ public sealed record SimulatedDeviceSpec
         if (Seed != 1) Add("seed", Seed.ToString(CultureInfo.InvariantCulture));
         if (StateGeneration != 1) Add("state", StateGeneration == 0 ? "blank" : StateGeneration.ToString(CultureInfo.InvariantCulture));
         if (ZeroFraction != 0) Add("zero", F(ZeroFraction));
+        if (ZeroRunPages != 1) Add("zero-run", ZeroRunPages.ToString(CultureInfo.InvariantCulture));
         if (DirtyUnitsPerSecond != 0) Add("dirty-rate", F(DirtyUnitsPerSecond) + "/s");
         if (DirtyUnitsPerMiB != 0) Add("dirty-rate", F(DirtyUnitsPerMiB) + "/MiB");
         if (Model != 1) Add("model", Model.ToString(CultureInfo.InvariantCulture));

@@ -12,6 +12,7 @@ namespace StreamKit.Device;
 /// seed       := u64                                 default 1
 /// state      := blank | u32                         initial state generation, default 1
 /// zero       := fraction                            share of zero pages
+/// zero-run   := int 1..65536                        zero pages come in aligned runs of that many pages (1)
 /// dirty-rate := number "/s" | number "/MiB"         pages re-dirtied in PRE_COPY per second / per MiB read
 /// model      := u32                                 hisi device model (match data)
 /// max-record := bytes                               mlx5 destination's largest record
@@ -91,6 +92,8 @@ internal static class SimulatedSpecParser
                     : throw p.Error("state", "blank or an unsigned 32-bit generation"),
             };
         if (p.Take("zero") is { } zero) s = s with { ZeroFraction = p.Fraction("zero", zero) };
+        if (p.Take("zero-run") is { } zeroRun)
+            s = s with { ZeroRunPages = int.TryParse(zeroRun, NumberStyles.None, CultureInfo.InvariantCulture, out int run) && run is >= 1 and <= 65536 ? run : throw p.Error("zero-run", "must be an integer 1..65536 (pages)") };
         if (p.Take("dirty-rate") is { } rate)
         {
             int slash = rate.IndexOf('/');

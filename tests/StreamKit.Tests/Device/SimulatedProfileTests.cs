@@ -130,6 +130,7 @@ public class SimulatedProfileTests
         ["sim:profile=mlx5,size=16KiB,zero=0.5"],
         ["sim:profile=hisi,size=16KiB"],
         ["sim:profile=bulk,size=16KiB,zero=0.5"],
+        ["sim:profile=bulk,size=64KiB,zero=0.5,zero-run=4"],
     ];
 
     [Theory]

@@ -54,6 +54,7 @@ public class SimulatedSpecTests
     [InlineData("sim:profile=hisi,size=12KiB,state=3,model=7,write-error=ENOMEM,write-error-at=4KiB,set-error=running-p2p:EBUSY,slow-write=250us")]
     [InlineData("sim:profile=bulk,size=3GiB,dirty-rate=100/s,p2p=false,precopy=false,reset-after=2ms,read-error-at=12345,read-errno=EINVAL,commit-error=EIO,repeat=2")]
     [InlineData("sim:profile=bulk,state=blank,reset-at=5000,set-error=stop-copy,slow-read=1ms")]
+    [InlineData("sim:profile=bulk,size=64MiB,zero=0.5,zero-run=16")]
     public void ToStringRoundTrips(string text)
     {
         var spec = SimulatedDeviceSpec.Parse(text);
@@ -78,6 +79,9 @@ public class SimulatedSpecTests
     [InlineData("profile=bulk,seed", "seed")]
     [InlineData("profile=bulk,seed=", "seed")]
     [InlineData("profile=bulk,zero=1.5", "zero")]
+    [InlineData("profile=bulk,zero-run=0", "zero-run")]
+    [InlineData("profile=bulk,zero-run=65537", "zero-run")]
+    [InlineData("profile=bulk,zero-run=1.5", "zero-run")]
     [InlineData("profile=bulk,dirty-rate=5", "dirty-rate")]
     [InlineData("profile=bulk,dirty-rate=5/h", "dirty-rate")]
     [InlineData("profile=bulk,reset-at=140%", "reset-at")]

@@ -11,7 +11,7 @@ internal abstract class DeviceModel
     {
         Spec = spec;
         Content = new ContentGenerator(spec.Seed, profileSalt, unitSize,
-            spec.Profile == SimulatedProfile.Mtty ? 0 : spec.ZeroFraction);
+            spec.Profile == SimulatedProfile.Mtty ? 0 : spec.ZeroFraction, spec.ZeroRunPages);
         Versions = new uint[unitCount];
         if (spec.StateGeneration != 0)
         {
