@@ -39,11 +39,10 @@ internal static class Crc32CFolding
 
     internal static bool IsSupported => IsSupported512 || IsSupported256;
 
-    // Per fold distance D (bits): (x^(D+63) mod P, x^(D-1) mod P) in every 128-bit lane.
-    private static readonly Vector512<ulong> Fold2048x512 = Vector512.Create(LaneConstants(2048));
-    private static readonly Vector512<ulong> Fold512x512 = Vector512.Create(LaneConstants(512));
-    private static readonly Vector256<ulong> Fold1024x256 = Vector256.Create(LaneConstants(1024));
-    private static readonly Vector256<ulong> Fold256x256 = Vector256.Create(LaneConstants(256));
+    // Fold constants per distance in bits, computed once (Lanes512/Lanes256 broadcast them per call).
+    private static readonly Vector128<ulong> Fold2048 = LaneConstants(2048);
+    private static readonly Vector128<ulong> Fold1024 = LaneConstants(1024);
+    private static readonly Vector128<ulong> Fold512 = LaneConstants(512);
     private static readonly Vector128<ulong> Fold384 = LaneConstants(384);
     private static readonly Vector128<ulong> Fold256 = LaneConstants(256);
     private static readonly Vector128<ulong> Fold128 = LaneConstants(128);
@@ -62,58 +61,114 @@ internal static class Crc32CFolding
         return state;
     }
 
-    /// <summary>Four 64-byte accumulators, 256 bytes per step. Requires <see cref="IsSupported512"/> and 256+ bytes.</summary>
+    /// <summary>Four 64-byte accumulators, 256 bytes per step. Requires <see cref="IsSupported512"/> (else consumes nothing).</summary>
     internal static uint Update512(uint state, ReadOnlySpan<byte> data, out int consumed)
     {
-        const int Step = 256;
-        int blocks = data.Length / Step;
-        if (blocks == 0 || !IsSupported512) { consumed = 0; return state; }
-        ref byte p = ref MemoryMarshal.GetReference(data);
-        Vector512<ulong> a0 = Load512(ref p, 0) ^ Vector512.CreateScalar((ulong)state);
-        Vector512<ulong> a1 = Load512(ref p, 64), a2 = Load512(ref p, 128), a3 = Load512(ref p, 192);
-        Vector512<ulong> k = Fold2048x512;
-        for (int i = 1; i < blocks; i++)
-        {
-            p = ref Unsafe.Add(ref p, Step);
-            a0 = Fold(a0, k, Load512(ref p, 0));
-            a1 = Fold(a1, k, Load512(ref p, 64));
-            a2 = Fold(a2, k, Load512(ref p, 128));
-            a3 = Fold(a3, k, Load512(ref p, 192));
-        }
-        k = Fold512x512;
-        a3 = Fold(Fold(Fold(a0, k, a1), k, a2), k, a3);
-        consumed = blocks * Step;
-        return Finish(a3.GetLower().GetLower(), a3.GetLower().GetUpper(), a3.GetUpper().GetLower(), a3.GetUpper().GetUpper());
+        if (!IsSupported512) { consumed = 0; return state; }
+        return UpdateWide<Lanes512>(state, data, out consumed);
     }
 
     /// <summary>Four 32-byte accumulators, 128 bytes per step (CPUs with VPCLMULQDQ but no AVX-512). Requires <see cref="IsSupported256"/>.</summary>
     internal static uint Update256(uint state, ReadOnlySpan<byte> data, out int consumed)
     {
-        const int Step = 128;
-        int blocks = data.Length / Step;
-        if (blocks == 0 || !IsSupported256) { consumed = 0; return state; }
+        if (!IsSupported256) { consumed = 0; return state; }
+        return UpdateWide<Lanes256>(state, data, out consumed);
+    }
+
+    /// <summary>The kernel for one vector width: four accumulators over whole steps of four vectors.</summary>
+    private static uint UpdateWide<TLanes>(uint state, ReadOnlySpan<byte> data, out int consumed)
+        where TLanes : struct, IWideLanes<TLanes>
+    {
+        int width = TLanes.Bytes, step = 4 * width;
+        int blocks = data.Length / step;
+        if (blocks == 0) { consumed = 0; return state; }
         ref byte p = ref MemoryMarshal.GetReference(data);
-        Vector256<ulong> a0 = Load256(ref p, 0) ^ Vector256.CreateScalar((ulong)state);
-        Vector256<ulong> a1 = Load256(ref p, 32), a2 = Load256(ref p, 64), a3 = Load256(ref p, 96);
-        Vector256<ulong> k = Fold1024x256;
+        TLanes a0 = TLanes.Load(ref p, 0).XorLow32(state);
+        TLanes a1 = TLanes.Load(ref p, width), a2 = TLanes.Load(ref p, 2 * width), a3 = TLanes.Load(ref p, 3 * width);
+        TLanes acrossStep = TLanes.AcrossStep;
         for (int i = 1; i < blocks; i++)
         {
-            p = ref Unsafe.Add(ref p, Step);
-            a0 = Fold(a0, k, Load256(ref p, 0));
-            a1 = Fold(a1, k, Load256(ref p, 32));
-            a2 = Fold(a2, k, Load256(ref p, 64));
-            a3 = Fold(a3, k, Load256(ref p, 96));
+            p = ref Unsafe.Add(ref p, step);
+            a0 = a0.FoldInto(TLanes.Load(ref p, 0), acrossStep);
+            a1 = a1.FoldInto(TLanes.Load(ref p, width), acrossStep);
+            a2 = a2.FoldInto(TLanes.Load(ref p, 2 * width), acrossStep);
+            a3 = a3.FoldInto(TLanes.Load(ref p, 3 * width), acrossStep);
         }
-        k = Fold256x256;
-        a3 = Fold(Fold(Fold(a0, k, a1), k, a2), k, a3);
-        // a3's two lanes are the last 32 bytes: fold the earlier lane into the later one, then finish
-        // with zero lanes in front (leading zeros do not change a register-zero CRC).
-        consumed = blocks * Step;
-        return Finish(Vector128<ulong>.Zero, Vector128<ulong>.Zero, a3.GetLower(), a3.GetUpper());
+        consumed = blocks * step;
+        TLanes acrossVector = TLanes.AcrossVector;
+        return a0.FoldInto(a1, acrossVector).FoldInto(a2, acrossVector).FoldInto(a3, acrossVector).Finish();
+    }
+
+    /// <summary>One vector width's operations (static abstract, so each width compiles to its own code).</summary>
+    private interface IWideLanes<TSelf> where TSelf : struct, IWideLanes<TSelf>
+    {
+        static abstract int Bytes { get; }
+
+        /// <summary>Fold constants for a distance of one step (four vectors) in every lane.</summary>
+        static abstract TSelf AcrossStep { get; }
+
+        /// <summary>Fold constants for a distance of one vector in every lane.</summary>
+        static abstract TSelf AcrossVector { get; }
+
+        static abstract TSelf Load(ref byte p, int offset);
+
+        /// <summary>The start register into the first four bytes (lane 0's low qword).</summary>
+        TSelf XorLow32(uint state);
+
+        /// <summary>Every lane folded forward by the distance of <paramref name="constants"/>, xor <paramref name="next"/>.</summary>
+        TSelf FoldInto(TSelf next, TSelf constants);
+
+        /// <summary>The CRC register of everything folded so far (this vector being the last bytes).</summary>
+        uint Finish();
+    }
+
+    private readonly struct Lanes512(Vector512<ulong> v) : IWideLanes<Lanes512>
+    {
+        private readonly Vector512<ulong> _v = v;
+
+        public static int Bytes => 64;
+
+        public static Lanes512 AcrossStep => new(Vector512.Create(Fold2048));
+
+        public static Lanes512 AcrossVector => new(Vector512.Create(Fold512));
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Lanes512 Load(ref byte p, int offset) => new(Unsafe.ReadUnaligned<Vector512<ulong>>(ref Unsafe.Add(ref p, offset)));
+
+        public Lanes512 XorLow32(uint state) => new(_v ^ Vector512.CreateScalar((ulong)state));
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Lanes512 FoldInto(Lanes512 next, Lanes512 constants) =>
+            new(Pclmulqdq.V512.CarrylessMultiply(_v, constants._v, 0x00) ^ Pclmulqdq.V512.CarrylessMultiply(_v, constants._v, 0x11) ^ next._v);
+
+        public uint Finish() => FinishLanes(_v.GetLower().GetLower(), _v.GetLower().GetUpper(), _v.GetUpper().GetLower(), _v.GetUpper().GetUpper());
+    }
+
+    private readonly struct Lanes256(Vector256<ulong> v) : IWideLanes<Lanes256>
+    {
+        private readonly Vector256<ulong> _v = v;
+
+        public static int Bytes => 32;
+
+        public static Lanes256 AcrossStep => new(Vector256.Create(Fold1024));
+
+        public static Lanes256 AcrossVector => new(Vector256.Create(Fold256));
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Lanes256 Load(ref byte p, int offset) => new(Unsafe.ReadUnaligned<Vector256<ulong>>(ref Unsafe.Add(ref p, offset)));
+
+        public Lanes256 XorLow32(uint state) => new(_v ^ Vector256.CreateScalar((ulong)state));
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Lanes256 FoldInto(Lanes256 next, Lanes256 constants) =>
+            new(Pclmulqdq.V256.CarrylessMultiply(_v, constants._v, 0x00) ^ Pclmulqdq.V256.CarrylessMultiply(_v, constants._v, 0x11) ^ next._v);
+
+        // The last 32 bytes are two lanes; zero lanes in front change nothing (leading zeros, register zero).
+        public uint Finish() => FinishLanes(Vector128<ulong>.Zero, Vector128<ulong>.Zero, _v.GetLower(), _v.GetUpper());
     }
 
     /// <summary>Folds the last 64 bytes (four lanes, earliest first) into one lane and reduces it with crc32.</summary>
-    private static uint Finish(Vector128<ulong> l0, Vector128<ulong> l1, Vector128<ulong> l2, Vector128<ulong> l3)
+    private static uint FinishLanes(Vector128<ulong> l0, Vector128<ulong> l1, Vector128<ulong> l2, Vector128<ulong> l3)
     {
         Vector128<ulong> v = Fold(l0, Fold384, Fold(l1, Fold256, Fold(l2, Fold128, l3)));
         ulong crc = Sse42.X64.Crc32(0UL, v.ToScalar());
@@ -121,22 +176,8 @@ internal static class Crc32CFolding
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<ulong> Fold(Vector512<ulong> x, Vector512<ulong> k, Vector512<ulong> y) =>
-        Pclmulqdq.V512.CarrylessMultiply(x, k, 0x00) ^ Pclmulqdq.V512.CarrylessMultiply(x, k, 0x11) ^ y;
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<ulong> Fold(Vector256<ulong> x, Vector256<ulong> k, Vector256<ulong> y) =>
-        Pclmulqdq.V256.CarrylessMultiply(x, k, 0x00) ^ Pclmulqdq.V256.CarrylessMultiply(x, k, 0x11) ^ y;
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector128<ulong> Fold(Vector128<ulong> x, Vector128<ulong> k, Vector128<ulong> y) =>
         Pclmulqdq.CarrylessMultiply(x, k, 0x00) ^ Pclmulqdq.CarrylessMultiply(x, k, 0x11) ^ y;
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<ulong> Load512(ref byte p, int offset) => Unsafe.ReadUnaligned<Vector512<ulong>>(ref Unsafe.Add(ref p, offset));
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<ulong> Load256(ref byte p, int offset) => Unsafe.ReadUnaligned<Vector256<ulong>>(ref Unsafe.Add(ref p, offset));
 
     /// <summary>(x^(D+63) mod P, x^(D-1) mod P) as reflected 64-bit values: the register's reflected 32 bits, shifted up.</summary>
     private static Vector128<ulong> LaneConstants(int distanceBits) => Vector128.Create(
