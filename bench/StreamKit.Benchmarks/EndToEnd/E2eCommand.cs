@@ -6,10 +6,11 @@ using System.Text.Json;
 
 namespace StreamKit.Benchmarks.EndToEnd;
 
-/// <summary>One point of the matrix: chunk size, channels, zero-page fraction, and the variants run there.</summary>
-internal sealed record E2eConfig(int ChunkSize, int Channels, double Zero, string[] Variants)
+/// <summary>One point of the matrix: chunk size, channels, zero-page fraction (and zero-run length), and the variants run there.</summary>
+internal sealed record E2eConfig(int ChunkSize, int Channels, double Zero, string[] Variants, int ZeroRunPages = 1)
 {
-    public string Key => $"chunk={E2eOptions.FormatSize(ChunkSize)} ch={Channels} zero={Zero.ToString(CultureInfo.InvariantCulture)}";
+    public string Key => $"chunk={E2eOptions.FormatSize(ChunkSize)} ch={Channels} zero={Zero.ToString(CultureInfo.InvariantCulture)}"
+        + (ZeroRunPages != 1 ? $"/run{ZeroRunPages}" : "");
 }
 
 /// <summary>Variant labels as reported (StreamKit with and without LZ4 are separate rows).</summary>
@@ -89,7 +90,7 @@ internal static class E2eCommand
 
     private static object OptionsForJson(E2eOptions o) => new
     {
-        o.SizeBytes, o.Zero, o.ZeroRunPages, o.Chunk, o.Channels, o.Lz4, o.Matrix, o.Repeat, o.Variants, o.WarmupBytes, o.ReassemblyCap, o.Seed, o.SocketBuffer, o.LinkRate, o.Jit,
+        o.SizeBytes, o.Zero, o.ZeroRun, o.Chunk, o.Channels, o.Lz4, o.Matrix, o.Repeat, o.Variants, o.WarmupBytes, o.ReassemblyCap, o.Seed, o.SocketBuffer, o.LinkRate, o.Jit,
     };
 
     private static string FirstLine(string? s) => s is null ? "" : s.Split('\n')[0];
@@ -99,24 +100,30 @@ internal static class E2eCommand
         int baseChunk = o.Chunk.Contains(1 << 20) ? 1 << 20 : o.Chunk[0];
         int baseChannels = o.Channels.Contains(1) ? 1 : o.Channels[0];
         double baseZero = o.Zero[0];
-        var points = new List<(int Chunk, int Channels, double Zero, bool Lz4Point)>();
+        var points = new List<(int Chunk, int Channels, double Zero, int ZeroRun, bool Lz4Point)>();
+        // A zero-run length only means something with zero pages: zero 0 runs once, with run 1.
+        IEnumerable<int> RunsOf(double zero) => zero > 0 ? o.ZeroRun : [1];
         if (o.Matrix == "full")
         {
             foreach (var c in o.Chunk)
                 foreach (var ch in o.Channels)
                     foreach (var z in o.Zero)
-                        points.Add((c, ch, z, true));
+                        foreach (var r in RunsOf(z))
+                            points.Add((c, ch, z, r, true));
         }
         else
         {
-            foreach (var z in o.Zero) points.Add((baseChunk, baseChannels, z, true));
-            foreach (var c in o.Chunk) points.Add((c, baseChannels, baseZero, false));
-            foreach (var ch in o.Channels) points.Add((baseChunk, ch, baseZero, false));
+            foreach (var z in o.Zero)
+                foreach (var r in RunsOf(z))
+                    points.Add((baseChunk, baseChannels, z, r, true));
+            int baseRun = RunsOf(baseZero).First();
+            foreach (var c in o.Chunk) points.Add((c, baseChannels, baseZero, baseRun, false));
+            foreach (var ch in o.Channels) points.Add((baseChunk, ch, baseZero, baseRun, false));
         }
         var plan = new List<E2eConfig>();
-        foreach (var group in points.GroupBy(p => (p.Chunk, p.Channels, p.Zero)))
+        foreach (var group in points.GroupBy(p => (p.Chunk, p.Channels, p.Zero, p.ZeroRun)))
         {
-            var (chunk, channels, zero) = group.Key;
+            var (chunk, channels, zero, zeroRun) = group.Key;
             bool lz4Point = group.Any(p => p.Lz4Point);
             bool lz4On = o.Lz4.Contains(true) && lz4Point;
             bool lz4Off = o.Lz4.Contains(false) || !lz4Point;
@@ -126,7 +133,7 @@ internal static class E2eCommand
             if (o.Variants.Contains(E2eVariant.StreamKit) && lz4Off) variants.Add(E2eLabel.StreamKit);
             if (o.Variants.Contains(E2eVariant.StreamKit) && lz4On) variants.Add(E2eLabel.StreamKitLz4);
             if (o.Variants.Contains(E2eVariant.Lz4Socat) && lz4On && channels == 1 && haveLz4Socat) variants.Add(E2eLabel.Lz4Socat);
-            if (variants.Count > 0) plan.Add(new E2eConfig(chunk, channels, zero, variants.ToArray()));
+            if (variants.Count > 0) plan.Add(new E2eConfig(chunk, channels, zero, variants.ToArray(), zeroRun));
         }
         return plan;
     }
@@ -146,7 +153,7 @@ internal static class E2eCommand
         Lz4 = label == E2eLabel.StreamKitLz4,
         SizeBytes = o.SizeBytes,
         Zero = c.Zero,
-        ZeroRunPages = o.ZeroRunPages,
+        ZeroRunPages = c.ZeroRunPages,
         Seed = o.Seed,
         ChunkSize = c.ChunkSize,
         Channels = label is E2eLabel.Raw or E2eLabel.StreamKit or E2eLabel.StreamKitLz4 ? c.Channels : 1,

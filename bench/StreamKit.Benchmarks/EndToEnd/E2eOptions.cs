@@ -9,7 +9,7 @@ internal sealed record E2eOptions
     public double[] Zero { get; init; } = [0, 0.5];
 
     /// <summary>Zero pages come in aligned runs of this many pages (the sim's zero-run key); 1 = scattered pages.</summary>
-    public int ZeroRunPages { get; init; } = 1;
+    public int[] ZeroRun { get; init; } = [1];
     public int[] Chunk { get; init; } = [64 << 10, 1 << 20, 4 << 20];
     public int[] Channels { get; init; } = [1, 2, 4];
     public bool[] Lz4 { get; init; } = [false, true];
@@ -36,8 +36,9 @@ internal sealed record E2eOptions
 
           --size BYTES         device state per run (default 4GiB; suffixes KiB MiB GiB)
           --zero LIST          zero-page fractions (default 0,0.5)
-          --zero-run PAGES     zero pages come in aligned runs of PAGES pages (default 1: each page decided alone,
-                               the worst case for zero-run elision; 16 = 64 KiB zero regions)
+          --zero-run LIST      zero pages come in aligned runs of that many pages (default 1: each page decided
+                               alone, the worst case for zero-run elision; 16 = 64 KiB zero regions); every zero
+                               fraction > 0 runs once per value
           --chunk LIST         chunk / buffer sizes (default 64KiB,1MiB,4MiB)
           --channels LIST      TCP channels (default 1,2,4; naive and lz4|socat only run with 1)
           --lz4 LIST           off,on (default both): StreamKit with LZ4 and the lz4|socat pipeline
@@ -74,7 +75,7 @@ internal sealed record E2eOptions
             {
                 "--size" => o with { SizeBytes = ParseSize(Value()) },
                 "--zero" => o with { Zero = List(Value(), s => double.Parse(s, CultureInfo.InvariantCulture)) },
-                "--zero-run" => o with { ZeroRunPages = int.Parse(Value(), CultureInfo.InvariantCulture) },
+                "--zero-run" => o with { ZeroRun = List(Value(), s => int.Parse(s, CultureInfo.InvariantCulture)) },
                 "--chunk" => o with { Chunk = List(Value(), s => checked((int)ParseSize(s))) },
                 "--channels" => o with { Channels = List(Value(), s => int.Parse(s, CultureInfo.InvariantCulture)) },
                 "--lz4" => o with { Lz4 = List(Value(), s => s is "on" or "true" or "1") },
@@ -95,7 +96,7 @@ internal sealed record E2eOptions
             };
         }
         if (o.Repeat < 1) throw new ArgumentException("--repeat must be ≥ 1");
-        if (o.ZeroRunPages is < 1 or > 65536) throw new ArgumentException("--zero-run must be 1..65536 pages");
+        if (o.ZeroRun.Any(r => r is < 1 or > 65536)) throw new ArgumentException("--zero-run values must be 1..65536 pages");
         foreach (var v in o.Variants)
             if (v is not (E2eVariant.Raw or E2eVariant.Naive or E2eVariant.StreamKit or E2eVariant.Lz4Socat))
                 throw new ArgumentException($"unknown variant {v}");
