@@ -27,6 +27,7 @@ internal sealed class ReceiverChannelLoop
     private readonly int _blockSize;
     private readonly AsyncSignal _wake = new();
     private readonly ManualResetEventSlim _wakeThread = new();
+    private ChunkHold? _hold; // a blocking loop's: early chunks wait in place before they are copied
 
     internal ReceiverChannelLoop(ReceiverSession session, int index, TransportConnection connection, Preamble preamble, PinnedBufferPool pool, int blockSize)
     {
@@ -110,6 +111,8 @@ internal sealed class ReceiverChannelLoop
     private void RunBlocking(CancellationToken stop)
     {
         using var window = NewWindow();
+        using var hold = new ChunkHold(_session.Options.EarlyChunkHold);
+        _hold = hold;
         var reader = NewReader();
         try
         {
@@ -221,7 +224,7 @@ internal sealed class ReceiverChannelLoop
             State.CheckOrder(Index, chunk);
             var writer = _session.WriterFor(h.Device)
                 ?? throw DeviceStreamState.Fail(StreamErrorCode.UnknownDevice, Index, chunk, $"device {h.Device} is not one of this receiver's devices");
-            writer.Receive(Index, chunk, window);
+            writer.Receive(Index, chunk, window, _hold);
             return false;
         }
         switch (h.Type)
