@@ -189,7 +189,8 @@ internal sealed class DeviceInbox
                 if (!wait) return routing;
                 // Outside the lock: the loop that routes the predecessor (or Abort) sets Turn.
                 long left = heldSince + BoundTicks(hold!) - Stopwatch.GetTimestamp();
-                if (left > 0) hold!.Turn.Wait(TimeSpan.FromTicks(Math.Max(1, left * TimeSpan.TicksPerSecond / Stopwatch.Frequency)));
+                // Whole milliseconds, rounded up: a wait of 0 would return at once and spin until the deadline.
+                if (left > 0) hold!.Turn.Wait((int)Math.Min(int.MaxValue, (left * 1000 + Stopwatch.Frequency - 1) / Stopwatch.Frequency));
             }
         }
         finally

@@ -17,6 +17,11 @@ namespace StreamKit.Transport;
 /// pool thread, which cost the receiver about a quarter of its CPU and thousands of context switches
 /// per GB. Other transports (TLS, RDMA, files, in-memory) run the same loop body asynchronously.
 /// </para>
+/// <para>
+/// A blocking loop holds an early chunk in place (<see cref="ChunkHold"/>, <see cref="DeviceInbox.Route"/>): it
+/// sleeps until the chunk before it, on another channel, was routed, rather than copy it; an asynchronous loop
+/// copies it into the reassembly store at once (a hold would block a pool thread).
+/// </para>
 /// </summary>
 internal sealed class ReceiverChannelLoop
 {
