@@ -112,6 +112,24 @@ internal sealed class CraftedStream
         return Channels[p.Channel].AsSpan(p.Start + ChunkHeader.Size, p.End - p.Start - ChunkHeader.Size);
     }
 
+    /// <summary>
+    /// Receiver options for crafted streams: payloads up to <paramref name="maxPayload"/>, a reassembly cap, the
+    /// early-chunk hold bound (default when null), timeouts that a loaded test machine does not reach.
+    /// </summary>
+    public static ReceiverOptions Options(int maxPayload, long cap = 64L << 20, TimeSpan? hold = null) => new()
+    {
+        ReassemblyCap = cap,
+        MaxPayload = (uint)maxPayload,
+        EarlyChunkHold = hold ?? ReceiverOptions.DefaultEarlyChunkHold,
+        Transport = new TransportOptions
+        {
+            HandshakeTimeout = TimeSpan.FromSeconds(30),
+            ChannelGroupTimeout = TimeSpan.FromSeconds(30),
+            IdleReceiveTimeout = TimeSpan.FromSeconds(30),
+            SendTimeout = TimeSpan.FromSeconds(30),
+        },
+    };
+
     /// <summary>A new stream's bytes of an ABORT chunk (stream-scoped: it may follow any chunk on any channel).</summary>
     public static byte[] AbortChunk(StreamErrorCode reason, string text)
     {

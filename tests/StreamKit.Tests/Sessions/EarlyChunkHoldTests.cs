@@ -19,31 +19,48 @@ public sealed class EarlyChunkHoldTests
     private const int Chunk = 64 * 1024;
     private static readonly long Charge = Chunk + (long)WireLimits.ReassemblyEntryOverhead;
 
-    private static ReceiverOptions Options(TimeSpan hold) => new()
-    {
-        MaxPayload = Chunk,
-        EarlyChunkHold = hold,
-        Transport = new TransportOptions
-        {
-            HandshakeTimeout = TimeSpan.FromSeconds(30),
-            ChannelGroupTimeout = TimeSpan.FromSeconds(30),
-            IdleReceiveTimeout = TimeSpan.FromSeconds(30),
-            SendTimeout = TimeSpan.FromSeconds(30),
-        },
-    };
+    private static ReceiverOptions Options(TimeSpan hold) => CraftedStream.Options(Chunk, hold: hold);
 
     /// <summary>Longer than any test's deadline: a hold that nothing else ends hangs the test.</summary>
     private static readonly TimeSpan Forever = TimeSpan.FromMinutes(10);
 
-    /// <summary>Device 1's DATA chunk 5 on channel 1, all its other chunks on channel 0.</summary>
-    private static CraftedStream OneEarlyChunk(SimulatedDevice source, IMigrationDevice destination) =>
-        CraftedStream.Build(source, destination, channels: 2, Chunk, i => i == 5 ? 1 : 0);
+    /// <summary>
+    /// A receiver on TCP of one device whose DATA chunk 5 travels on channel 1, all its other chunks on channel 0;
+    /// channel 1 has been sent whole (its loop meets chunk 5 early), channel 0 only its preamble. The caller
+    /// disposes the feed.
+    /// </summary>
+    private static async Task<(CraftedStream Stream, CraftedStream.Feed Feed, Task<(MigrationResult? Value, Exception? Error)> Receiving)> EarlyChunk5Async(
+        SimulatedDevice source, IMigrationDevice destination, TimeSpan hold, CancellationToken ct)
+    {
+        var stream = CraftedStream.Build(source, destination, channels: 2, Chunk, i => i == 5 ? 1 : 0);
+        var feed = await CraftedStream.Feed.ConnectTcpAsync(stream, [destination], Options(hold), ct);
+        var receiving = Capture(feed.Receiver.RunAsync(ct).WaitAsync(ct));
+        await feed.SendPreamblesAsync(ct);
+        await feed.FinishAsync(1, ct);
+        return (stream, feed, receiving);
+    }
 
     /// <summary>The device bytes of device index <paramref name="device"/>'s DATA chunks, in order.</summary>
     private static byte[] Written(CraftedStream stream, int device)
     {
         int end = stream.Pieces.Where(p => p.Device == device).Max(p => p.Chunk); // DEVICE_END
         return [.. Enumerable.Range(1, end - 1).SelectMany(c => stream.Payload(stream.IndexOf(device, c)).ToArray())];
+    }
+
+    /// <summary>
+    /// The stream completed: every device committed and holds its source's state, and got each DATA payload
+    /// once, in stream order (one RESUMING session, byte for byte).
+    /// </summary>
+    private static void AssertCompleted((MigrationResult? Value, Exception? Error) outcome, CraftedStream stream,
+        params (ulong SourceDigest, SimulatedDevice Blank, RecordingDevice Recorded)[] devices)
+    {
+        Assert.Null(outcome.Error);
+        Assert.Equal(devices.Length, outcome.Value!.Devices.Count(d => d.Committed));
+        for (int d = 0; d < devices.Length; d++)
+        {
+            Assert.Equal(devices[d].SourceDigest, devices[d].Blank.StateDigest);
+            Assert.Equal(Written(stream, d), Assert.Single(devices[d].Recorded.Sessions));
+        }
     }
 
     [Fact]
@@ -54,24 +71,15 @@ public sealed class EarlyChunkHoldTests
         using var _ = source;
         ulong sourceDigest = source.StateDigest;
         using var destination = new RecordingDevice(blank);
-        var stream = OneEarlyChunk(source, destination);
-
-        await using var feed = await CraftedStream.Feed.ConnectTcpAsync(stream, [destination], Options(Forever), ct);
+        var (stream, feed, receiving) = await EarlyChunk5Async(source, destination, Forever, ct);
+        await using var ___ = feed;
         var session = feed.Receiver.Session;
-        var receiving = Capture(feed.Receiver.RunAsync(ct).WaitAsync(ct));
-        await feed.SendPreamblesAsync(ct);
-        await feed.FinishAsync(1, ct);
         await CraftedStream.Feed.UntilAsync(() => session.Writers.Length == 1 && session.Writers[0].Inbox.HoldingCount == 1, ct);
         Assert.Equal(0, session.ChunksApplied);
         Assert.Equal(0, session.Store!.Used);
         await feed.FinishAsync(0, ct);
 
-        var (result, error) = await receiving;
-        Assert.Null(error);
-        Assert.True(Assert.Single(result!.Devices).Committed);
-        Assert.Equal(sourceDigest, blank.StateDigest);
-        // Every DATA payload reached the device once, in stream order, none at the same time as another.
-        Assert.Equal(Written(stream, 0), Assert.Single(destination.Sessions));
+        AssertCompleted(await receiving, stream, (sourceDigest, blank, destination));
         Assert.Equal(0, destination.OverlappingWrites);
         Assert.Equal(stream.DeviceChunks, session.ChunksApplied);
         var inbox = session.Writers[0].Inbox;
@@ -114,13 +122,7 @@ public sealed class EarlyChunkHoldTests
         await feed.FinishAsync(0, ct);
         await feed.FinishAsync(1, ct);
 
-        var (result, error) = await receiving;
-        Assert.Null(error);
-        Assert.All(result!.Devices, d => Assert.True(d.Committed));
-        Assert.Equal(digestX, blankX.StateDigest);
-        Assert.Equal(digestY, blankY.StateDigest);
-        Assert.Equal(Written(stream, 0), Assert.Single(x.Sessions));
-        Assert.Equal(Written(stream, 1), Assert.Single(y.Sessions));
+        AssertCompleted(await receiving, stream, (digestX, blankX, x), (digestY, blankY, y));
         // The gate, not the bound, ended the cycle (later chunks may race into more holds and copies).
         Assert.InRange(session.EarlyChunksHeldInPlace, 1, stream.DeviceChunks);
         Assert.Equal(0, session.EarlyChunkHoldTimeouts);
@@ -135,13 +137,9 @@ public sealed class EarlyChunkHoldTests
         using var _ = source;
         using var __ = blank;
         ulong before = blank.StateDigest;
-        var stream = OneEarlyChunk(source, blank);
-
-        await using var feed = await CraftedStream.Feed.ConnectTcpAsync(stream, [blank], Options(Forever), ct);
+        var (stream, feed, receiving) = await EarlyChunk5Async(source, blank, Forever, ct);
+        await using var ___ = feed;
         var session = feed.Receiver.Session;
-        var receiving = Capture(feed.Receiver.RunAsync(ct).WaitAsync(ct));
-        await feed.SendPreamblesAsync(ct);
-        await feed.FinishAsync(1, ct);
         await CraftedStream.Feed.UntilAsync(() => session.Writers.Length == 1 && session.Writers[0].Inbox.HoldingCount == 1, ct);
         // DEVICE_BEGIN and three DATA chunks (the device is written to), then the sender gives up.
         await feed.SendAsync(0, stream.Pieces[3].End, ct);
@@ -167,23 +165,15 @@ public sealed class EarlyChunkHoldTests
         using var _ = source;
         ulong sourceDigest = source.StateDigest;
         using var destination = new RecordingDevice(blank);
-        var stream = OneEarlyChunk(source, destination);
-
-        await using var feed = await CraftedStream.Feed.ConnectTcpAsync(stream, [destination], Options(TimeSpan.FromMilliseconds(20)), ct);
+        var (stream, feed, receiving) = await EarlyChunk5Async(source, destination, TimeSpan.FromMilliseconds(20), ct);
+        await using var ___ = feed;
         var session = feed.Receiver.Session;
-        var receiving = Capture(feed.Receiver.RunAsync(ct).WaitAsync(ct));
-        await feed.SendPreamblesAsync(ct);
-        await feed.FinishAsync(1, ct);
         // Channel 0 sends nothing until the hold ran out: the chunk moved into the store, the loop went on.
         await CraftedStream.Feed.UntilAsync(() => session.Writers.Length == 1 && session.Writers[0].Inbox.HoldTimeouts == 1 && session.Writers[0].Inbox.HoldingCount == 0, ct);
         Assert.Equal(Charge, session.Store!.Used);
         await feed.FinishAsync(0, ct);
 
-        var (result, error) = await receiving;
-        Assert.Null(error);
-        Assert.True(Assert.Single(result!.Devices).Committed);
-        Assert.Equal(sourceDigest, blank.StateDigest);
-        Assert.Equal(Written(stream, 0), Assert.Single(destination.Sessions));
+        AssertCompleted(await receiving, stream, (sourceDigest, blank, destination));
         Assert.Equal(0, session.EarlyChunksHeldInPlace);
         Assert.Equal(Charge, session.Store.Peak);
         Assert.Equal(0, session.Store.Used);
