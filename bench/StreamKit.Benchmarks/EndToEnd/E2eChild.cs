@@ -269,6 +269,7 @@ internal static class E2eChild
                 ReassemblyCap = spec.ReassemblyCap,
                 CommitTarget = MigrationState.Stop,
                 Transport = new TransportOptions { SocketBufferSize = spec.SocketBuffer },
+                EarlyChunkHold = Environment.GetEnvironmentVariable("STREAMKIT_E2E_HOLD_MS") is { } ms ? TimeSpan.FromMilliseconds(double.Parse(ms, CultureInfo.InvariantCulture)) : ReceiverOptions.DefaultEarlyChunkHold,
             });
             receiver.AddDevice(1, probed);
             await receiver.ListenAsync(TransportAddress.Tcp("127.0.0.1", 0));
@@ -305,7 +306,7 @@ internal static class E2eChild
                     {
                         var session = receiver.Session;
                         Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                            $"buffers[receiver] pinned peak rented {session.PoolPeakRentedBytes >> 20} MiB, held {session.PoolHeldBytes >> 20} MiB, reassembly peak {session.Store!.Peak >> 20} MiB; chunks written inline {session.ChunksAppliedInline} of {session.ChunksApplied}"));
+                            $"buffers[receiver] pinned peak rented {session.PoolPeakRentedBytes >> 20} MiB, held {session.PoolHeldBytes >> 20} MiB, reassembly peak {session.Store!.Peak >> 20} MiB; chunks written inline {session.ChunksAppliedInline} of {session.ChunksApplied}; early chunks held in place {session.EarlyChunksHeldInPlace}, copied after a hold {session.EarlyChunkHoldTimeouts}, longest hold {session.LongestEarlyChunkHold.TotalMilliseconds:F1} ms"));
                     }
                     (wire, chunks, zero) = (result.WireBytes, d.Chunks, d.ZeroBytes);
                     break;

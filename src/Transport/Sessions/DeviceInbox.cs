@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics;
 using StreamKit.Wire;
 
 namespace StreamKit.Transport;
@@ -15,8 +16,12 @@ namespace StreamKit.Transport;
 /// is not empty, is queued with a lease on its receive buffer (no copy). So are the chunks whose device
 /// operation may block for long (DEVICE_BEGIN: RESUMING; DISCARD: reset; DEVICE_END: the commit): those
 /// are always left to the device's writer thread, which owns the device while it applies queued chunks.</item>
-/// <item>Held: a chunk that is early (its predecessor is on another channel) is copied into the
-/// <see cref="ReassemblyStore"/> until its turn, then queued.</item>
+/// <item>Held: a chunk that is early (its predecessor is on another channel) is held in place by a blocking
+/// channel loop for a short while (<see cref="ChunkHold"/>): the loop sleeps, reading nothing more, until the
+/// chunk is next in line and is routed as such, from its receive buffer. Loops hold chunks of one device at a
+/// time (<see cref="HoldGate"/>: no cycle of holds across devices), and a hold is bounded in time (the
+/// predecessor may be very late, or never come); otherwise, past the bound, and always for a loop that cannot
+/// block (TLS, RDMA, files) the chunk is copied into the <see cref="ReassemblyStore"/> until its turn, then queued.</item>
 /// </list>
 /// Exactly one thread owns the device at a time, and it takes chunks in routing order, so the device
 /// sees them in (epoch, sequence) order whichever channel carried them. Chunks of an epoch older than
@@ -58,6 +63,7 @@ internal sealed class DeviceInbox
     private ulong _next;
     private Dictionary<(uint Epoch, ulong Sequence), Item>? _held;
     private uint _newestHeldDiscard;
+    private readonly List<ChunkHold> _holders = [];
 
     /// <summary>A chunk on its way to the writer: its payload is leased from a receive buffer, or a held copy.</summary>
     internal readonly struct Item
@@ -94,6 +100,44 @@ internal sealed class DeviceInbox
     /// <summary>Chunks of voided epochs dropped.</summary>
     internal long StaleDropped { get; private set; }
 
+    /// <summary>Early chunks a loop held in place until their turn (never copied).</summary>
+    internal long HeldInPlace
+    {
+        get { lock (_gate) return _heldInPlace; }
+    }
+
+    /// <summary>Early chunks held in place until <see cref="ChunkHold.Bound"/> passed, then copied into the store.</summary>
+    internal long HoldTimeouts
+    {
+        get { lock (_gate) return _holdTimeouts; }
+    }
+
+    /// <summary>Channel loops holding an early chunk of this device in place now.</summary>
+    internal int HoldingCount
+    {
+        get { lock (_gate) return _holders.Count; }
+    }
+
+    /// <summary>Early chunks met so far: held in place, copied, or both (tests wait for a loop to reach one).</summary>
+    internal long EarlyChunks
+    {
+        get { lock (_gate) return _earlyChunks; }
+    }
+
+    /// <summary>Longest time a loop held an early chunk of this device in place.</summary>
+    internal TimeSpan LongestHold
+    {
+        get { lock (_gate) return Stopwatch.GetElapsedTime(0, _longestHoldTicks); }
+    }
+
+    private long _longestHoldTicks;
+    private bool _holdsOff;
+    private uint _holdsOffEpoch;
+    private ulong _holdsOffNext;
+    private long _heldInPlace;
+    private long _holdTimeouts;
+    private long _earlyChunks;
+
     /// <summary>True while the in-order queue is above its high-water mark.</summary>
     internal bool Overfull => Volatile.Read(ref _overfull);
 
@@ -125,14 +169,49 @@ internal sealed class DeviceInbox
     /// <summary>True for the chunk types a channel loop applies itself; the others can block on the device for long.</summary>
     internal static bool IsInline(ChunkType type) => type is not (ChunkType.DeviceBegin or ChunkType.Discard or ChunkType.DeviceEnd);
 
-    /// <summary>Routes a chunk a channel loop has just read (CRC checked, per-channel order checked).</summary>
+    /// <summary>
+    /// Routes a chunk a channel loop has just read (CRC checked, per-channel order checked). An early chunk is
+    /// first held in place when the loop brings a <paramref name="hold"/> (a blocking loop): the loop sleeps
+    /// until the chunk is next in line (then it is routed like any in-order chunk, straight from the receive
+    /// buffer), the device ends, the session fails, or <see cref="ChunkHold.Bound"/> passes; only then is it
+    /// copied into the store.
+    /// </summary>
     /// <returns>Whether the caller now owns the device's writes and must apply (see <see cref="Routing"/>).</returns>
     /// <exception cref="StreamFormatException">Duplicate, gap on a single channel, chunk after DEVICE_END, reassembly overflow.</exception>
-    internal Routing Route(int channel, in Chunk chunk, ReceiveWindow window)
+    internal Routing Route(int channel, in Chunk chunk, ReceiveWindow window, ChunkHold? hold = null)
+    {
+        long heldSince = 0;
+        try
+        {
+            while (true)
+            {
+                var routing = RouteOnce(channel, chunk, window, hold, ref heldSince, out bool wait);
+                if (!wait) return routing;
+                // Outside the lock: the loop that routes the predecessor (or Abort) sets Turn.
+                long left = heldSince + BoundTicks(hold!) - Stopwatch.GetTimestamp();
+                // Whole milliseconds, rounded up: a wait of 0 would return at once and spin until the deadline.
+                if (left > 0) hold!.Turn.Wait((int)Math.Min(int.MaxValue, (left * 1000 + Stopwatch.Frequency - 1) / Stopwatch.Frequency));
+            }
+        }
+        finally
+        {
+            if (heldSince != 0) EndHold(heldSince);
+        }
+    }
+
+    private static long BoundTicks(ChunkHold hold) => (long)(hold.Bound.TotalSeconds * Stopwatch.Frequency);
+
+    /// <summary>
+    /// One pass of <see cref="Route"/> under the lock. <paramref name="wait"/>: the chunk is early and the caller
+    /// is registered to hold it (since <paramref name="heldSince"/>, set on the first pass that holds).
+    /// </summary>
+    private Routing RouteOnce(int channel, in Chunk chunk, ReceiveWindow window, ChunkHold? hold, ref long heldSince, out bool wait)
     {
         var h = chunk.Header;
+        wait = false;
         lock (_gate)
         {
+            if (hold is { Registered: true }) Unregister(hold);
             // Once the session failed nothing more reaches the device (it is about to be reset).
             if (_aborted || _session.Failure.IsFailed) return Routing.Done;
             if (_ended)
@@ -148,6 +227,7 @@ internal sealed class DeviceInbox
             bool inOrder = (h.Epoch == _epoch && h.Sequence == _next) || (_begun && h.Epoch > _epoch && h.Sequence == 0);
             if (inOrder)
             {
+                if (heldSince != 0) _heldInPlace++;
                 if (_count == 0 && !_writing && IsInline(h.Type))
                 {
                     MovePast(h);
@@ -159,7 +239,7 @@ internal sealed class DeviceInbox
                 Drain();
                 return Claim();
             }
-            if (_held is not null && _held.ContainsKey((h.Epoch, h.Sequence)))
+            if ((_held is not null && _held.ContainsKey((h.Epoch, h.Sequence))) || IsHeldInPlace(h.Epoch, h.Sequence))
                 throw DeviceStreamState.Fail(StreamErrorCode.DuplicateChunk, channel, chunk, $"device {_device} epoch {h.Epoch} sequence {h.Sequence} is already waiting for reassembly");
             if (_singleChannel)
             {
@@ -169,6 +249,13 @@ internal sealed class DeviceInbox
                     h.Epoch == _epoch
                         ? $"device {_device} epoch {_epoch}: sequence {h.Sequence} follows {_next - 1}"
                         : $"device {_device}: epoch {h.Epoch} sequence {h.Sequence} before the DISCARD that opens epoch {h.Epoch}");
+            }
+            if (heldSince == 0) _earlyChunks++;
+            if (hold is not null && KeepHolding(hold, ref heldSince))
+            {
+                Register(hold, h);
+                wait = true;
+                return Routing.Done;
             }
             var copy = _store.Hold(channel, chunk, out long charge);
             var held = new Chunk(h, copy is null ? default : new ReadOnlySequence<byte>(copy.Array, 0, (int)h.WireLength), chunk.StreamOffset, chunk.Index);
@@ -270,6 +357,7 @@ internal sealed class DeviceInbox
         {
             _aborted = true;
             Monitor.PulseAll(_gate);
+            WakeHolders();
             for (; _count > 0; _count--)
             {
                 drop.Add(_queue[_head]);
@@ -356,6 +444,79 @@ internal sealed class DeviceInbox
             _next++;
         }
         if (h.Type == ChunkType.DeviceEnd) _ended = true;
+        if (_holders.Count > 0) WakeHolders();
+    }
+
+    /// <summary>
+    /// Caller holds the lock, the chunk is early: whether the loop holds it in place (on) rather than copy it.
+    /// Not when holds are off, while loops hold chunks of another device (<see cref="HoldGate"/>), or after a
+    /// hold of this device ran out at the same gap (its next chunk is badly late: holding more would stall
+    /// each channel for the whole bound); nor once the bound passed.
+    /// </summary>
+    private bool KeepHolding(ChunkHold hold, ref long heldSince)
+    {
+        long now = Stopwatch.GetTimestamp();
+        if (heldSince == 0)
+        {
+            if (hold.Bound <= TimeSpan.Zero || (_holdsOff && _holdsOffEpoch == _epoch && _holdsOffNext == _next)) return false;
+            if (!_session.Holds.TryEnter(_device)) return false;
+            heldSince = now;
+            return true;
+        }
+        if (now - heldSince < BoundTicks(hold)) return true;
+        _holdTimeouts++;
+        (_holdsOff, _holdsOffEpoch, _holdsOffNext) = (true, _epoch, _next);
+        return false;
+    }
+
+    /// <summary>A hold ended (routed, copied, dropped or failed): leaves the gate, keeps the longest hold for diagnostics.</summary>
+    private void EndHold(long heldSince)
+    {
+        _session.Holds.Leave();
+        long ticks = Stopwatch.GetTimestamp() - heldSince;
+        lock (_gate)
+        {
+            if (ticks > _longestHoldTicks) _longestHoldTicks = ticks;
+        }
+    }
+
+    /// <summary>Caller holds the lock. Registers a loop holding early chunk <paramref name="h"/> in place; it waits on its <see cref="ChunkHold.Turn"/>.</summary>
+    private void Register(ChunkHold hold, in ChunkHeader h)
+    {
+        hold.Epoch = h.Epoch;
+        hold.Sequence = h.Sequence;
+        hold.Turn.Reset();
+        hold.Registered = true;
+        _holders.Add(hold);
+    }
+
+    /// <summary>Caller holds the lock.</summary>
+    private void Unregister(ChunkHold hold)
+    {
+        hold.Registered = false;
+        _holders.Remove(hold);
+    }
+
+    /// <summary>Caller holds the lock. Whether a loop holds (epoch, sequence) in place now.</summary>
+    private bool IsHeldInPlace(uint epoch, ulong sequence)
+    {
+        foreach (var hold in _holders)
+            if (hold.Epoch == epoch && hold.Sequence == sequence) return true;
+        return false;
+    }
+
+    /// <summary>
+    /// Caller holds the lock, after the routing position moved (or the inbox aborted): wakes the holders whose
+    /// chunk is now next in line or void, and all of them once the device ended or the session failed. The rest
+    /// sleep on: a wake-up per routed chunk for every holder would cost each a context switch.
+    /// </summary>
+    private void WakeHolders()
+    {
+        foreach (var hold in _holders)
+        {
+            if (_aborted || _ended || hold.Epoch < _epoch || (hold.Epoch == _epoch && hold.Sequence == _next))
+                hold.Turn.Set();
+        }
     }
 
     /// <summary>Caller holds the lock. Queues held chunks that are now in order.</summary>

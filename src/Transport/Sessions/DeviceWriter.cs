@@ -119,13 +119,14 @@ internal sealed class DeviceWriter : IStreamEvents
     /// <summary>
     /// A channel loop's hand-over of a device chunk it has just read (CRC and channel order checked): routed
     /// by the inbox, and applied right here when this loop gets the device's write ownership (then also what
-    /// other loops queued meanwhile). <paramref name="chunk"/>'s payload must stay valid until this returns.
+    /// other loops queued meanwhile). <paramref name="chunk"/>'s payload must stay valid until this returns. A
+    /// blocking loop passes its <paramref name="hold"/>: an early chunk may then wait in place (see <see cref="DeviceInbox.Route"/>).
     /// </summary>
     /// <exception cref="StreamFormatException">A routing or structure error.</exception>
     /// <exception cref="MigrationException">The device refused a write.</exception>
-    internal void Receive(int channel, in Chunk chunk, ReceiveWindow window)
+    internal void Receive(int channel, in Chunk chunk, ReceiveWindow window, ChunkHold? hold)
     {
-        var routing = _inbox.Route(channel, chunk, window);
+        var routing = _inbox.Route(channel, chunk, window, hold);
         if (routing == DeviceInbox.Routing.Done) return;
         try
         {

@@ -17,6 +17,11 @@ namespace StreamKit.Transport;
 /// pool thread, which cost the receiver about a quarter of its CPU and thousands of context switches
 /// per GB. Other transports (TLS, RDMA, files, in-memory) run the same loop body asynchronously.
 /// </para>
+/// <para>
+/// A blocking loop holds an early chunk in place (<see cref="ChunkHold"/>, <see cref="DeviceInbox.Route"/>): it
+/// sleeps until the chunk before it, on another channel, was routed, rather than copy it; an asynchronous loop
+/// copies it into the reassembly store at once (a hold would block a pool thread).
+/// </para>
 /// </summary>
 internal sealed class ReceiverChannelLoop
 {
@@ -27,6 +32,7 @@ internal sealed class ReceiverChannelLoop
     private readonly int _blockSize;
     private readonly AsyncSignal _wake = new();
     private readonly ManualResetEventSlim _wakeThread = new();
+    private ChunkHold? _hold; // a blocking loop's: early chunks wait in place before they are copied
 
     internal ReceiverChannelLoop(ReceiverSession session, int index, TransportConnection connection, Preamble preamble, PinnedBufferPool pool, int blockSize)
     {
@@ -110,6 +116,8 @@ internal sealed class ReceiverChannelLoop
     private void RunBlocking(CancellationToken stop)
     {
         using var window = NewWindow();
+        using var hold = new ChunkHold(_session.Options.EarlyChunkHold);
+        _hold = hold;
         var reader = NewReader();
         try
         {
@@ -221,7 +229,7 @@ internal sealed class ReceiverChannelLoop
             State.CheckOrder(Index, chunk);
             var writer = _session.WriterFor(h.Device)
                 ?? throw DeviceStreamState.Fail(StreamErrorCode.UnknownDevice, Index, chunk, $"device {h.Device} is not one of this receiver's devices");
-            writer.Receive(Index, chunk, window);
+            writer.Receive(Index, chunk, window, _hold);
             return false;
         }
         switch (h.Type)

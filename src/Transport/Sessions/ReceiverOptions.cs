@@ -35,8 +35,19 @@ public sealed class ReceiverOptions
     /// <summary>Local cap on chunk payload lengths (default 16 MiB).</summary>
     public uint MaxPayload { get; init; } = WireLimits.DefaultMaxPayload;
 
+    /// <summary>
+    /// How long a blocking channel loop holds an early chunk in place (not copied, its socket not read) waiting
+    /// for the chunk before it on another channel, before it copies it into the reassembly store after all;
+    /// zero copies at once. Internal: tests set it long to watch a hold.
+    /// </summary>
+    internal TimeSpan EarlyChunkHold { get; init; } = DefaultEarlyChunkHold;
+
+    /// <summary>Default of <see cref="EarlyChunkHold"/>.</summary>
+    internal static readonly TimeSpan DefaultEarlyChunkHold = TimeSpan.FromMilliseconds(200);
+
     internal void Validate()
     {
+        if (EarlyChunkHold < TimeSpan.Zero || EarlyChunkHold > TimeSpan.FromHours(1)) throw new ArgumentException("must be 0..1 hour", nameof(EarlyChunkHold));
         if (ReassemblyCap < 1 << 20) throw new ArgumentException("must be at least 1 MiB", nameof(ReassemblyCap));
         if (ReassemblyCap > 1L << 40) throw new ArgumentException("must be ≤ 1 TiB", nameof(ReassemblyCap));
         if (CommitTarget is not (MigrationState.Running or MigrationState.Stop)) throw new ArgumentException("must be Running or Stop", nameof(CommitTarget));

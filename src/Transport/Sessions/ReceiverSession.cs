@@ -68,6 +68,18 @@ internal sealed class ReceiverSession
     /// <summary>Device chunks the channel loops wrote into the devices themselves (not through a writer thread).</summary>
     internal long ChunksAppliedInline => Writers.Sum(w => w.InlineChunks);
 
+    /// <summary>Early chunks the channel loops held in place until their turn (never copied).</summary>
+    internal long EarlyChunksHeldInPlace => Writers.Sum(w => w.Inbox.HeldInPlace);
+
+    /// <summary>Early chunks held in place until the bound passed, then copied into the reassembly store.</summary>
+    internal long EarlyChunkHoldTimeouts => Writers.Sum(w => w.Inbox.HoldTimeouts);
+
+    /// <summary>Longest time a channel loop held an early chunk in place.</summary>
+    internal TimeSpan LongestEarlyChunkHold => Writers.Length == 0 ? TimeSpan.Zero : Writers.Max(w => w.Inbox.LongestHold);
+
+    /// <summary>Lets loops hold early chunks in place of one device at a time (no cycle of holds across devices).</summary>
+    internal HoldGate Holds { get; } = new();
+
     /// <summary>The channel loops (empty before the channels are accepted); tests read their counters.</summary>
     internal IReadOnlyList<ReceiverChannelLoop> Loops => _loops;
 

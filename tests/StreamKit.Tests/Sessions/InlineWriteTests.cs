@@ -17,18 +17,7 @@ public sealed class InlineWriteTests
     private const string Spec = "sim:profile=bulk,size=2MiB,seed=5";
     private const int Chunk = 64 * 1024;
 
-    private static ReceiverOptions Options(long cap = 64L << 20) => new()
-    {
-        ReassemblyCap = cap,
-        MaxPayload = Chunk,
-        Transport = new TransportOptions
-        {
-            HandshakeTimeout = TimeSpan.FromSeconds(30),
-            ChannelGroupTimeout = TimeSpan.FromSeconds(30),
-            IdleReceiveTimeout = TimeSpan.FromSeconds(30),
-            SendTimeout = TimeSpan.FromSeconds(30),
-        },
-    };
+    private static ReceiverOptions Options(long cap = 64L << 20) => CraftedStream.Options(Chunk, cap);
 
     [Fact]
     public async Task InOrderChunkIsWrittenInlineAndACorruptedPayloadNeverReachesTheDevice()

@@ -1,0 +1,181 @@
+using StreamKit.Device;
+using StreamKit.Transport;
+using StreamKit.Wire;
+using Xunit;
+using static StreamKit.Tests.Sessions.SessionTestKit;
+
+namespace StreamKit.Tests.Sessions;
+
+/// <summary>
+/// Early chunks held in place: a channel loop that receives blocking (here: real loopback TCP sockets fed
+/// crafted streams) and meets a chunk whose predecessor is on another channel sleeps until that predecessor
+/// was routed, then routes its chunk from the receive buffer, instead of copying it into the reassembly store.
+/// Holds are of one device at a time (two devices could otherwise wait on each other across two channels for
+/// ever), bounded in time (then the chunk is copied after all), and end when the session fails. Most tests set
+/// the bound longer than their deadline, so only the mechanism under test can end a hold in time.
+/// </summary>
+public sealed class EarlyChunkHoldTests
+{
+    private const int Chunk = 64 * 1024;
+    private static readonly long Charge = Chunk + (long)WireLimits.ReassemblyEntryOverhead;
+
+    private static ReceiverOptions Options(TimeSpan hold) => CraftedStream.Options(Chunk, hold: hold);
+
+    /// <summary>Longer than any test's deadline: a hold that nothing else ends hangs the test.</summary>
+    private static readonly TimeSpan Forever = TimeSpan.FromMinutes(10);
+
+    /// <summary>
+    /// A receiver on TCP of one device whose DATA chunk 5 travels on channel 1, all its other chunks on channel 0;
+    /// channel 1 has been sent whole (its loop meets chunk 5 early), channel 0 only its preamble. The caller
+    /// disposes the feed.
+    /// </summary>
+    private static async Task<(CraftedStream Stream, CraftedStream.Feed Feed, Task<(MigrationResult? Value, Exception? Error)> Receiving)> EarlyChunk5Async(
+        SimulatedDevice source, IMigrationDevice destination, TimeSpan hold, CancellationToken ct)
+    {
+        var stream = CraftedStream.Build(source, destination, channels: 2, Chunk, i => i == 5 ? 1 : 0);
+        var feed = await CraftedStream.Feed.ConnectTcpAsync(stream, [destination], Options(hold), ct);
+        var receiving = Capture(feed.Receiver.RunAsync(ct).WaitAsync(ct));
+        await feed.SendPreamblesAsync(ct);
+        await feed.FinishAsync(1, ct);
+        return (stream, feed, receiving);
+    }
+
+    /// <summary>The device bytes of device index <paramref name="device"/>'s DATA chunks, in order.</summary>
+    private static byte[] Written(CraftedStream stream, int device)
+    {
+        int end = stream.Pieces.Where(p => p.Device == device).Max(p => p.Chunk); // DEVICE_END
+        return [.. Enumerable.Range(1, end - 1).SelectMany(c => stream.Payload(stream.IndexOf(device, c)).ToArray())];
+    }
+
+    /// <summary>
+    /// The stream completed: every device committed and holds its source's state, and got each DATA payload
+    /// once, in stream order (one RESUMING session, byte for byte).
+    /// </summary>
+    private static void AssertCompleted((MigrationResult? Value, Exception? Error) outcome, CraftedStream stream,
+        params (ulong SourceDigest, SimulatedDevice Blank, RecordingDevice Recorded)[] devices)
+    {
+        Assert.Null(outcome.Error);
+        Assert.Equal(devices.Length, outcome.Value!.Devices.Count(d => d.Committed));
+        for (int d = 0; d < devices.Length; d++)
+        {
+            Assert.Equal(devices[d].SourceDigest, devices[d].Blank.StateDigest);
+            Assert.Equal(Written(stream, d), Assert.Single(devices[d].Recorded.Sessions));
+        }
+    }
+
+    [Fact]
+    public async Task AHeldChunkIsWrittenOnceInOrderFromItsReceiveBufferWithoutACopy()
+    {
+        var ct = Deadline();
+        var (source, blank) = Pair("sim:profile=bulk,size=1MiB,seed=31");
+        using var _ = source;
+        ulong sourceDigest = source.StateDigest;
+        using var destination = new RecordingDevice(blank);
+        var (stream, feed, receiving) = await EarlyChunk5Async(source, destination, Forever, ct);
+        await using var ___ = feed;
+        var session = feed.Receiver.Session;
+        await CraftedStream.Feed.UntilAsync(() => session.Writers.Length == 1 && session.Writers[0].Inbox.HoldingCount == 1, ct);
+        Assert.Equal(0, session.ChunksApplied);
+        Assert.Equal(0, session.Store!.Used);
+        await feed.FinishAsync(0, ct);
+
+        AssertCompleted(await receiving, stream, (sourceDigest, blank, destination));
+        Assert.Equal(0, destination.OverlappingWrites);
+        Assert.Equal(stream.DeviceChunks, session.ChunksApplied);
+        var inbox = session.Writers[0].Inbox;
+        // Chunk 5; and chunk 6 too when channel 0 met it before channel 1's loop, woken, had routed 5.
+        Assert.InRange(inbox.HeldInPlace, 1, 2);
+        Assert.Equal(0, inbox.HoldTimeouts);
+        Assert.Equal(0, session.Store.Peak);
+        Assert.Equal(2, session.ChannelLoopsOnDedicatedThreads);
+    }
+
+    [Fact]
+    public async Task TwoDevicesWhoseEarlyChunksWaitOnEachOtherAcrossTwoChannelsComplete()
+    {
+        var ct = Deadline();
+        var (sourceX, blankX) = Pair("sim:profile=bulk,size=1MiB,seed=32");
+        var (sourceY, blankY) = Pair("sim:profile=bulk,size=1MiB,seed=33");
+        using var _ = sourceX;
+        using var __ = sourceY;
+        ulong digestX = sourceX.StateDigest, digestY = sourceY.StateDigest;
+        using var x = new RecordingDevice(blankX);
+        using var y = new RecordingDevice(blankY);
+        // Chunk 4 of each device on channel 1, everything else on channel 0; written alternately, so channel 0
+        // carries ... X3 Y3 X5 Y5 ... and channel 1 X4 Y4. Swapped into a cycle: channel 0 ... X3 X5 Y3 ...,
+        // channel 1 Y4 X4. X5 waits for X4, behind Y4 on channel 1; Y4 waits for Y3, behind X5 on channel 0.
+        var stream = CraftedStream.Build([(sourceX, x), (sourceY, y)], channels: 2, Chunk, (_, chunk) => chunk == 4 ? 1 : 0);
+        stream.SwapAdjacent(stream.IndexOf(1, 3), stream.IndexOf(0, 5));
+        stream.SwapAdjacent(stream.IndexOf(0, 4), stream.IndexOf(1, 4));
+
+        await using var feed = await CraftedStream.Feed.ConnectTcpAsync(stream, [x, y], Options(Forever), ct);
+        var session = feed.Receiver.Session;
+        var receiving = Capture(feed.Receiver.RunAsync(ct).WaitAsync(ct));
+        await feed.SendPreamblesAsync(ct);
+        // Each channel up to its head of the cycle: both loops meet their early chunk.
+        await feed.SendAsync(0, stream.Pieces[stream.IndexOf(0, 5)].End, ct);
+        await feed.SendAsync(1, stream.Pieces[stream.IndexOf(1, 4)].End, ct);
+        await CraftedStream.Feed.UntilAsync(() => session.Writers.Length == 2 && session.Writers.All(w => w.Inbox.EarlyChunks == 1), ct);
+        // One of them holds its chunk in place; the other, of the other device, was copied at once.
+        Assert.Equal(1, session.Writers.Sum(w => w.Inbox.HoldingCount));
+        Assert.Equal(Charge, session.Store!.Used);
+        await feed.FinishAsync(0, ct);
+        await feed.FinishAsync(1, ct);
+
+        AssertCompleted(await receiving, stream, (digestX, blankX, x), (digestY, blankY, y));
+        // The gate, not the bound, ended the cycle (later chunks may race into more holds and copies).
+        Assert.InRange(session.EarlyChunksHeldInPlace, 1, stream.DeviceChunks);
+        Assert.Equal(0, session.EarlyChunkHoldTimeouts);
+        Assert.Equal(0, session.Store.Used);
+    }
+
+    [Fact]
+    public async Task AnAbortWhileALoopHoldsAChunkEndsTheSessionWithTheTypedFailureAndResetsTheDevice()
+    {
+        var ct = Deadline();
+        var (source, blank) = Pair("sim:profile=bulk,size=1MiB,seed=34");
+        using var _ = source;
+        using var __ = blank;
+        ulong before = blank.StateDigest;
+        var (stream, feed, receiving) = await EarlyChunk5Async(source, blank, Forever, ct);
+        await using var ___ = feed;
+        var session = feed.Receiver.Session;
+        await CraftedStream.Feed.UntilAsync(() => session.Writers.Length == 1 && session.Writers[0].Inbox.HoldingCount == 1, ct);
+        // DEVICE_BEGIN and three DATA chunks (the device is written to), then the sender gives up.
+        await feed.SendAsync(0, stream.Pieces[3].End, ct);
+        await feed.SendRawAsync(0, CraftedStream.AbortChunk(StreamErrorCode.SourceDeviceFailed, "the source device failed"), ct);
+        await feed.EndAsync(0, ct);
+
+        var (result, error) = await receiving;
+        Assert.Null(result);
+        var e = Assert.IsType<MigrationException>(error);
+        Assert.Equal(StreamErrorCode.PeerAborted, e.Code);
+        Assert.Equal(MigrationState.Running, blank.GetState());
+        Assert.Equal(before, blank.StateDigest);
+        Assert.Equal(0, session.Writers[0].Inbox.HoldingCount);
+        Assert.Equal(0, session.EarlyChunksHeldInPlace);
+        Assert.Equal(0, session.Store!.Used);
+    }
+
+    [Fact]
+    public async Task AChunkWhosePredecessorIsLaterThanTheBoundIsCopiedAndTheStreamCompletes()
+    {
+        var ct = Deadline();
+        var (source, blank) = Pair("sim:profile=bulk,size=1MiB,seed=35");
+        using var _ = source;
+        ulong sourceDigest = source.StateDigest;
+        using var destination = new RecordingDevice(blank);
+        var (stream, feed, receiving) = await EarlyChunk5Async(source, destination, TimeSpan.FromMilliseconds(20), ct);
+        await using var ___ = feed;
+        var session = feed.Receiver.Session;
+        // Channel 0 sends nothing until the hold ran out: the chunk moved into the store, the loop went on.
+        await CraftedStream.Feed.UntilAsync(() => session.Writers.Length == 1 && session.Writers[0].Inbox.HoldTimeouts == 1 && session.Writers[0].Inbox.HoldingCount == 0, ct);
+        Assert.Equal(Charge, session.Store!.Used);
+        await feed.FinishAsync(0, ct);
+
+        AssertCompleted(await receiving, stream, (sourceDigest, blank, destination));
+        Assert.Equal(0, session.EarlyChunksHeldInPlace);
+        Assert.Equal(Charge, session.Store.Peak);
+        Assert.Equal(0, session.Store.Used);
+    }
+}
