@@ -9,7 +9,7 @@ public class Crc32CBenchmarks
 {
     private byte[] _data = [];
 
-    [Params(4 * 1024, 64 * 1024, 1024 * 1024, 16 * 1024 * 1024)]
+    [Params(4 * 1024, 64 * 1024, 1024 * 1024, 4 * 1024 * 1024, 16 * 1024 * 1024)]
     public int Size { get; set; }
 
     [GlobalSetup]
