@@ -118,7 +118,8 @@ internal sealed class ReceiveWindow : IDisposable
         while (NeedsMore(minimumBytes))
         {
             var block = ReusableTail() ?? AppendBlock(_pool.RentBlocking(_blockSize, cancellationToken));
-            _connection.TryReceiveBlocking(block.Array.AsSpan(_tailFilled), out int received, cancellationToken);
+            // Wake once the bytes this read needs are there, not at every segment (the peer owes them: see TryReceiveBlocking).
+            _connection.TryReceiveBlocking(block.Array.AsSpan(_tailFilled), out int received, cancellationToken, (int)(minimumBytes - _buffered));
             Received(block, received);
         }
         return new ReceiveResult(Buffered, _completed);

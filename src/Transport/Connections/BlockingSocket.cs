@@ -15,10 +15,22 @@ namespace StreamKit.Transport;
 /// The handle is ref-counted for the duration (the fd number cannot be closed and reused under us);
 /// an abort on another thread is noticed by the poll (the runtime shuts the socket down when it is
 /// disposed while in use) or, at the latest, at the next poll slice, which also checks the caller's token.
+/// <para>
+/// A receive that must sleep first sets the socket's low-water mark (<c>SO_RCVLOWAT</c>) to the bytes its
+/// caller needs (the rest of a chunk, up to <see cref="MaxLowWater"/>): TCP then wakes the thread once
+/// that much has arrived, not at every segment. A receiver faster than its sender otherwise wakes for
+/// each few dozen KB, and on a 2-vCPU guest those wake-ups (tens per 1 MiB chunk) took CPU from the
+/// sender as well. The caller only asks for bytes the peer must send (a chunk it has begun), and TCP
+/// still reports readable at end of stream, on errors and when its receive window is nearly closed,
+/// so no wait depends on bytes that may never come.
+/// </para>
 /// </summary>
 internal static class BlockingSocket
 {
     private const int PollSliceMilliseconds = 200;
+
+    /// <summary>Largest low-water mark a receive sets: well inside the default 4 MiB socket buffers, a few wake-ups per 1 MiB chunk at most.</summary>
+    internal const int MaxLowWater = 512 * 1024;
     private const int ENOBUFS = 105;
 
     internal static bool IsSupported => OperatingSystem.IsLinux() && IntPtr.Size == 8;
@@ -53,10 +65,16 @@ internal static class BlockingSocket
     /// Receives up to <paramref name="buffer"/>.Length bytes (non-empty), waiting for the first; 0 when the peer
     /// finished sending. A socket shut down by our own abort also reads as an end: the abort's reason is thrown instead.
     /// </summary>
+    /// <param name="socket">The connected stream socket.</param>
+    /// <param name="buffer">Where the bytes go (non-empty).</param>
+    /// <param name="connection">Its connection (abort reason, fd lifetime).</param>
+    /// <param name="cancellationToken">Ends the wait.</param>
+    /// <param name="wakeAtBytes">Bytes the caller needs before it can go on (≥ 1): a wait sleeps until that many have arrived (capped at the buffer and <see cref="MaxLowWater"/>).</param>
+    /// <param name="lowWater">The socket's current <c>SO_RCVLOWAT</c> (1 initially), kept by the caller so it is set only when it changes.</param>
     /// <exception cref="SocketException">The socket failed.</exception>
     /// <exception cref="TransportException">The connection was aborted meanwhile (<paramref name="connection"/>'s reason).</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled while waiting.</exception>
-    internal static unsafe int Receive(Socket socket, Span<byte> buffer, TransportConnection connection, CancellationToken cancellationToken)
+    internal static unsafe int Receive(Socket socket, Span<byte> buffer, TransportConnection connection, CancellationToken cancellationToken, int wakeAtBytes, ref int lowWater)
     {
         using var held = HeldFd.Take(socket, connection);
         int fd = held.Fd;
@@ -74,9 +92,43 @@ internal static class BlockingSocket
                 int errno = Marshal.GetLastPInvokeError();
                 if (errno == Errno.EINTR) continue;
                 if (errno != Errno.EAGAIN) throw new SocketException((int)ToSocketError(errno));
-                WaitReady(fd, LibC.POLLIN, connection, cancellationToken);
+                SetLowWater(fd, Math.Clamp(wakeAtBytes, 1, Math.Min(buffer.Length, MaxLowWater)), ref lowWater);
+                WaitReadable(fd, connection, cancellationToken, ref lowWater);
             }
         }
+    }
+
+    /// <summary>
+    /// <see cref="WaitReady"/> for reading, except that a slice that passes without the low-water mark being reached
+    /// drops the mark to 1 byte: on a slow link what has arrived is then taken at once, so a receive never waits
+    /// more than one slice longer than it would have without the mark (the idle receive timeout keeps its meaning).
+    /// </summary>
+    private static unsafe void WaitReadable(int fd, TransportConnection connection, CancellationToken cancellationToken, ref int lowWater)
+    {
+        var pollFd = new PollFd { Fd = fd, Events = LibC.POLLIN };
+        while (true)
+        {
+            if (connection.AbortReason is { } reason) throw reason.Echo();
+            cancellationToken.ThrowIfCancellationRequested();
+            pollFd.ReturnedEvents = 0;
+            int ready = LibC.Poll(&pollFd, 1, PollSliceMilliseconds);
+            if (ready > 0) return;
+            if (ready < 0)
+            {
+                int errno = Marshal.GetLastPInvokeError();
+                if (errno != Errno.EINTR) throw new SocketException((int)ToSocketError(errno));
+            }
+            else if (lowWater > 1)
+            {
+                SetLowWater(fd, 1, ref lowWater);
+            }
+        }
+    }
+
+    /// <summary>Sets <c>SO_RCVLOWAT</c> when it differs; a failed call leaves it as it was (a wait then wakes earlier, never later).</summary>
+    private static unsafe void SetLowWater(int fd, int bytes, ref int lowWater)
+    {
+        if (bytes != lowWater && LibC.SetSockOpt(fd, LibC.SOL_SOCKET, LibC.SO_RCVLOWAT, &bytes, sizeof(int)) == 0) lowWater = bytes;
     }
 
     /// <summary>Sleeps in <c>poll</c> until <paramref name="events"/> (or an error/hang-up the next call reports), in slices that check for an abort and cancellation.</summary>

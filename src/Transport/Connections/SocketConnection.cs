@@ -14,6 +14,7 @@ namespace StreamKit.Transport;
 internal sealed class SocketConnection : TransportConnection
 {
     private readonly Socket _socket;
+    private int _receiveLowWater = 1; // SO_RCVLOWAT as last set by a blocking receive (the kernel's default is 1)
     private readonly SocketSendOperation _send = new();
 
     public SocketConnection(Socket socket, TransportKind kind, ConnectionSettings settings)
@@ -70,8 +71,8 @@ internal sealed class SocketConnection : TransportConnection
 
     protected override bool CanReceiveBlockingCore => BlockingSocket.IsSupported;
 
-    protected override int ReceiveBlockingCore(Span<byte> buffer, CancellationToken cancellationToken) =>
-        BlockingSocket.Receive(_socket, buffer, this, cancellationToken);
+    protected override int ReceiveBlockingCore(Span<byte> buffer, int wakeAtBytes, CancellationToken cancellationToken) =>
+        BlockingSocket.Receive(_socket, buffer, this, cancellationToken, wakeAtBytes, ref _receiveLowWater);
 
     protected override ValueTask<int> ReceiveCoreAsync(Memory<byte> buffer, CancellationToken cancellationToken) =>
         _socket.ReceiveAsync(buffer, SocketFlags.None, cancellationToken);

@@ -230,7 +230,16 @@ internal abstract class TransportConnection : IAsyncDisposable
     /// </summary>
     /// <exception cref="TransportException">The connection failed, timed out, or had been aborted.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
-    public bool TryReceiveBlocking(Span<byte> buffer, out int received, CancellationToken cancellationToken = default)
+    /// <param name="buffer">Where the bytes go.</param>
+    /// <param name="received">Bytes received; 0 at the end of the peer's stream.</param>
+    /// <param name="cancellationToken">Ends the wait (and aborts the connection).</param>
+    /// <param name="wakeAtBytes">
+    /// Bytes the caller needs before it can go on, all of which the peer is bound to send (the rest of a chunk
+    /// it has begun): a wait may then sleep until that many have arrived instead of waking for every segment.
+    /// 1 (the default) wakes at the first byte. Never more than the caller needs: a larger value could wait
+    /// for bytes the peer is not going to send until it hears back.
+    /// </param>
+    public bool TryReceiveBlocking(Span<byte> buffer, out int received, CancellationToken cancellationToken = default, int wakeAtBytes = 1)
     {
         received = 0;
         if (!CanReceiveBlockingCore) return false;
@@ -238,7 +247,7 @@ internal abstract class TransportConnection : IAsyncDisposable
         EnterReceive();
         try
         {
-            received = ReceiveBlockingCore(buffer, cancellationToken);
+            received = ReceiveBlockingCore(buffer, Math.Max(1, wakeAtBytes), cancellationToken);
             CountReceived(received);
             return true;
         }
@@ -419,9 +428,11 @@ internal abstract class TransportConnection : IAsyncDisposable
 
     /// <summary>
     /// Reads at least one byte on the calling thread, waiting for it, or returns 0 at the end of the peer's stream.
+    /// When it has to wait, it may sleep until <paramref name="wakeAtBytes"/> have arrived (bytes the caller needs
+    /// and the peer must send), so as not to wake for every segment.
     /// Must return (with an error) soon after <see cref="AbortCore"/> ran on another thread or the token was cancelled.
     /// </summary>
-    protected virtual int ReceiveBlockingCore(Span<byte> buffer, CancellationToken cancellationToken) => throw new NotSupportedException();
+    protected virtual int ReceiveBlockingCore(Span<byte> buffer, int wakeAtBytes, CancellationToken cancellationToken) => throw new NotSupportedException();
 
     /// <summary>Receives in place (transports whose <see cref="LendNextReceive"/> can be true override it).</summary>
     protected virtual ValueTask<LentSegment?> ReceiveLentCoreAsync(CancellationToken cancellationToken) =>

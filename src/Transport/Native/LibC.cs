@@ -18,6 +18,7 @@ internal static unsafe partial class LibC
     internal const int SOL_SOCKET = 1;
     internal const int SCM_RIGHTS = 1;
     internal const int SO_PEERCRED = 17;
+    internal const int SO_RCVLOWAT = 18;
     internal const int MSG_CTRUNC = 0x8;
     internal const int MSG_TRUNC = 0x20;
     internal const int MSG_DONTWAIT = 0x40;
@@ -64,6 +65,9 @@ internal static unsafe partial class LibC
     /// integer register is what the variadic call passes on x86_64 and arm64 Linux too.</summary>
     [LibraryImport(Library, EntryPoint = "ioctl", SetLastError = true)]
     internal static partial int Ioctl(int fd, nuint request, void* argument);
+
+    [LibraryImport(Library, EntryPoint = "setsockopt", SetLastError = true)]
+    internal static partial int SetSockOpt(int socket, int level, int name, void* value, uint length);
 
     [LibraryImport(Library, EntryPoint = "poll", SetLastError = true)]
     internal static partial int Poll(PollFd* fds, nuint count, int timeoutMilliseconds);

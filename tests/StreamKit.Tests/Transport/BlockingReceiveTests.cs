@@ -44,6 +44,69 @@ public class BlockingReceiveTests
         Assert.Equal(data.Length, r.BytesReceived);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task AReceiveThatWantsMoreThanThePeerSendsStillGetsWhatCameAndTheEnd(bool unix)
+    {
+        // The caller says it needs 1 MiB, the peer sends 100 bytes and then nothing (no FIN yet): the
+        // receive must not wait for bytes that are not coming (the low-water mark drops after a poll slice).
+        var (sender, receiver, _) = await PairAsync(unix);
+        await using var s = sender;
+        await using var r = receiver;
+        var data = TransportTestKit.RandomBytes(100, seed: 5);
+        var buffer = new byte[2 << 20];
+        var firstReceive = RunOnThreadAsync(() => r.TryReceiveBlocking(buffer, out int n, wakeAtBytes: 1 << 20) ? n : -1);
+        await Task.Delay(300); // lets the receive go to sleep with its mark set first (the result must be the same either way)
+        await s.SendAsync(data);
+        int first = await firstReceive.WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.Equal(100, first);
+        Assert.Equal(data, buffer[..100]);
+        // A receive waiting for more than will ever come wakes at the peer's FIN with what did come, then 0.
+        var tail = TransportTestKit.RandomBytes(10, seed: 6);
+        var receiving = RunOnThreadAsync(() =>
+        {
+            var got = new List<int>();
+            while (r.TryReceiveBlocking(buffer, out int n, wakeAtBytes: 1 << 20) && n > 0) got.Add(n);
+            return got.Sum();
+        });
+        await s.SendAsync(tail);
+        await s.CompleteSendAsync();
+        Assert.Equal(10, await receiving.WaitAsync(TimeSpan.FromSeconds(60)));
+    }
+
+    [Fact]
+    public async Task AReceiveWaitingForAWholeChunkGetsItAllInOrder()
+    {
+        // 4 MiB in 1 MiB "chunks", each read with wakeAtBytes = the rest of the chunk: every byte arrives once, in order.
+        var (sender, receiver, _) = await PairAsync(unix: false);
+        await using var s = sender;
+        await using var r = receiver;
+        var data = TransportTestKit.RandomBytes(4 << 20, seed: 7);
+        var sending = Task.Run(async () =>
+        {
+            for (int off = 0; off < data.Length; off += 64 << 10) await s.SendAsync(data.AsMemory(off, 64 << 10));
+            await s.CompleteSendAsync();
+        });
+        var received = await RunOnThreadAsync(() =>
+        {
+            var all = new byte[data.Length];
+            int filled = 0;
+            while (filled < all.Length)
+            {
+                int chunkEnd = (filled / (1 << 20) + 1) << 20;
+                Assert.True(r.TryReceiveBlocking(all.AsSpan(filled, chunkEnd - filled), out int n, wakeAtBytes: chunkEnd - filled));
+                Assert.True(n > 0);
+                filled += n;
+            }
+            Assert.True(r.TryReceiveBlocking(new byte[16], out int end));
+            Assert.Equal(0, end);
+            return all;
+        }).WaitAsync(TimeSpan.FromSeconds(120));
+        await sending;
+        Assert.Equal(data, received);
+    }
+
     [Fact]
     public async Task AResetPeerFailsTheReceiveWithConnectionReset()
     {
