@@ -47,9 +47,11 @@ internal sealed class CraftedStream
     /// <summary>
     /// The whole states of several devices (ids 1, 2, ...) the same way, their chunks alternating (device 0's
     /// first, device 1's first, device 0's second, ...; a device whose chunks ran out is skipped); chunk c of
-    /// device d on channel <paramref name="channelOf"/>(d, c).
+    /// device d on channel <paramref name="channelOf"/>(d, c). With <paramref name="voided"/> &gt; 0 every device
+    /// first sends that many PRE_COPY DATA chunks (the start of its state) in epoch 0, then a DISCARD (a source
+    /// reset: chunk <paramref name="voided"/> + 1), and its whole state in epoch 1.
     /// </summary>
-    public static CraftedStream Build(IReadOnlyList<(SimulatedDevice Source, IMigrationDevice Destination)> devices, int channels, int chunkSize, Func<int, int, int> channelOf)
+    public static CraftedStream Build(IReadOnlyList<(SimulatedDevice Source, IMigrationDevice Destination)> devices, int channels, int chunkSize, Func<int, int, int> channelOf, int voided = 0)
     {
         byte[][] states = [.. devices.Select(d => SimMigration.Save(d.Source, readSize: 64 * 1024, precopy: false).Stream)];
         var outputs = Enumerable.Range(0, channels).Select(_ => new ArrayBufferWriter<byte>()).ToArray();
@@ -63,7 +65,8 @@ internal sealed class CraftedStream
             for (int d = 0; d < devices.Count; d++)
             {
                 int chunk = written[d];
-                if (chunk > dataChunks(d) + 1) continue;
+                int epoch0 = voided == 0 ? 0 : voided + 1; // chunks before the state's epoch (after DEVICE_BEGIN)
+                if (chunk > epoch0 + dataChunks(d) + 1) continue;
                 any = true;
                 ushort id = (ushort)(d + 1);
                 int channel = channelOf(d, chunk);
@@ -71,9 +74,13 @@ internal sealed class CraftedStream
                 var writer = writers[channel];
                 if (chunk == 0)
                     writer.BeginDevice(id, new DeviceBeginRecord((ulong)MigrationFeatures.StopCopy, (ulong)states[d].Length, devices[d].Destination.Name, devices[d].Destination.DriverHint));
-                else if (chunk <= dataChunks(d))
+                else if (chunk <= voided)
+                    writer.WriteData(id, states[d].AsSpan((chunk - 1) * chunkSize, chunkSize), DataPhase.PreCopy);
+                else if (chunk == epoch0)
+                    writer.Discard(id, DiscardReason.SourceDeviceReset);
+                else if (chunk - epoch0 <= dataChunks(d))
                 {
-                    int at = (chunk - 1) * chunkSize;
+                    int at = (chunk - epoch0 - 1) * chunkSize;
                     writer.WriteData(id, states[d].AsSpan(at, Math.Min(chunkSize, states[d].Length - at)), DataPhase.StopCopy);
                 }
                 else

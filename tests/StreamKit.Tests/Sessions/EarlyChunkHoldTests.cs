@@ -1,4 +1,5 @@
 using StreamKit.Device;
+using StreamKit.Tests.Format.Support;
 using StreamKit.Transport;
 using StreamKit.Wire;
 using Xunit;
@@ -11,7 +12,8 @@ namespace StreamKit.Tests.Sessions;
 /// crafted streams) and meets a chunk whose predecessor is on another channel sleeps until that predecessor
 /// was routed, then routes its chunk from the receive buffer, instead of copying it into the reassembly store.
 /// Holds are of one device at a time (two devices could otherwise wait on each other across two channels for
-/// ever), bounded in time (then the chunk is copied after all), and end when the session fails. Most tests set
+/// ever), bounded in time (then the chunk is copied after all), and end when a DISCARD voids the held chunk's
+/// epoch or when the session fails. Most tests set
 /// the bound longer than their deadline, so only the mechanism under test can end a hold in time.
 /// </summary>
 public sealed class EarlyChunkHoldTests
@@ -40,11 +42,11 @@ public sealed class EarlyChunkHoldTests
         return (stream, feed, receiving);
     }
 
-    /// <summary>The device bytes of device index <paramref name="device"/>'s DATA chunks, in order.</summary>
-    private static byte[] Written(CraftedStream stream, int device)
+    /// <summary>The device bytes of device index <paramref name="device"/>'s DATA chunks <paramref name="first"/> up to <paramref name="last"/> (default: all up to DEVICE_END), in order.</summary>
+    private static byte[] Written(CraftedStream stream, int device, int first = 1, int? last = null)
     {
-        int end = stream.Pieces.Where(p => p.Device == device).Max(p => p.Chunk); // DEVICE_END
-        return [.. Enumerable.Range(1, end - 1).SelectMany(c => stream.Payload(stream.IndexOf(device, c)).ToArray())];
+        last ??= stream.Pieces.Where(p => p.Device == device).Max(p => p.Chunk) - 1; // before DEVICE_END
+        return [.. Enumerable.Range(first, last.Value - first + 1).SelectMany(c => stream.Payload(stream.IndexOf(device, c)).ToArray())];
     }
 
     /// <summary>
@@ -177,5 +179,116 @@ public sealed class EarlyChunkHoldTests
         Assert.Equal(0, session.EarlyChunksHeldInPlace);
         Assert.Equal(Charge, session.Store.Peak);
         Assert.Equal(0, session.Store.Used);
+    }
+
+    [Fact]
+    public async Task ADiscardOnAnotherChannelEndsTheHoldOfAnOldEpochChunkWhichNeverReachesTheDevice()
+    {
+        var ct = Deadline();
+        var (source, blank) = Pair("sim:profile=bulk,size=1MiB,seed=36");
+        using var _ = source;
+        ulong sourceDigest = source.StateDigest;
+        using var destination = new RecordingDevice(blank);
+        // Epoch 0: DEVICE_BEGIN and PRE_COPY DATA 1-4; the DISCARD (chunk 5) opens epoch 1, the whole state. DATA 4 travels
+        // on channel 1 (its loop meets it early and holds it), DATA 3 on channel 2 (late: sent after the DISCARD), the rest
+        // on channel 0. So DATA 4's turn never comes: only the DISCARD, which voids it, can end that hold in time.
+        const int Voided = 4;
+        var stream = CraftedStream.Build([(source, destination)], channels: 3, Chunk, (_, chunk) => chunk switch { 3 => 2, 4 => 1, _ => 0 }, voided: Voided);
+        await using var feed = await CraftedStream.Feed.ConnectTcpAsync(stream, [destination], Options(Forever), ct);
+        var session = feed.Receiver.Session;
+        var receiving = Capture(feed.Receiver.RunAsync(ct).WaitAsync(ct));
+        await feed.SendPreamblesAsync(ct);
+        await feed.FinishAsync(1, ct);
+        await CraftedStream.Feed.UntilAsync(() => session.Writers.Length == 1 && session.Writers[0].Inbox.HoldingCount == 1, ct);
+        var inbox = session.Writers[0].Inbox;
+        // DEVICE_BEGIN, DATA 1-2 and the DISCARD across the gap at DATA 3 (spec §5.2 step 4): the held DATA 4 is void.
+        await feed.SendAsync(0, stream.Pieces[stream.IndexOf(0, Voided + 1)].End, ct);
+        await CraftedStream.Feed.UntilAsync(() => inbox.HoldingCount == 0 && inbox.StaleDropped == 1, ct);
+        Assert.Equal(0, inbox.HoldTimeouts);
+        Assert.Equal(0, session.Store!.Peak);
+        // The late DATA 3 is dropped too, while the device is still open.
+        await feed.FinishAsync(2, ct);
+        await CraftedStream.Feed.UntilAsync(() => inbox.StaleDropped == 2, ct);
+        await feed.FinishAsync(0, ct);
+
+        var (result, error) = await receiving;
+        Assert.Null(error);
+        var device = Assert.Single(result!.Devices);
+        Assert.True(device.Committed);
+        Assert.Equal(1, device.Discards);
+        Assert.Equal(1, blank.ResetCount);
+        Assert.Equal(sourceDigest, blank.StateDigest);
+        // One RESUMING session per epoch: epoch 0's got DATA 1-2 and neither void chunk, epoch 1's the whole state once.
+        var sessions = destination.Sessions;
+        Assert.Equal(2, sessions.Count);
+        Assert.Equal(Written(stream, 0, 1, 2), sessions[0]);
+        Assert.Equal(Written(stream, 0, Voided + 2), sessions[1]);
+        Assert.Equal(0, destination.OverlappingWrites);
+        Assert.Equal(0, session.EarlyChunksHeldInPlace);
+        Assert.Equal(0, session.Store.Used);
+    }
+
+    [Fact]
+    public async Task AChannelThatEndsWithoutItsStreamEndBeforeTheHeldChunksPredecessorFailsTheSessionAndEndsTheHold()
+    {
+        var ct = Deadline();
+        var (source, blank) = Pair("sim:profile=bulk,size=1MiB,seed=37");
+        using var _ = source;
+        using var __ = blank;
+        ulong before = blank.StateDigest;
+        var (stream, feed, receiving) = await EarlyChunk5Async(source, blank, Forever, ct);
+        await using var ___ = feed;
+        var session = feed.Receiver.Session;
+        await CraftedStream.Feed.UntilAsync(() => session.Writers.Length == 1 && session.Writers[0].Inbox.HoldingCount == 1, ct);
+        // DEVICE_BEGIN and DATA 1-3 (the device is written to), then channel 0 ends: no DATA 4, no STREAM_END.
+        await feed.SendAsync(0, stream.Pieces[3].End, ct);
+        await feed.EndAsync(0, ct);
+
+        var (result, error) = await receiving;
+        Assert.Null(result);
+        var e = Assert.IsType<MigrationException>(error);
+        Assert.Equal(StreamErrorCode.TruncatedStream, e.Code);
+        Assert.Equal(MigrationState.Running, blank.GetState());
+        Assert.Equal(before, blank.StateDigest);
+        var inbox = session.Writers[0].Inbox;
+        Assert.Equal(0, inbox.HoldingCount);
+        Assert.Equal(0, inbox.HoldTimeouts);
+        Assert.Equal(0, session.EarlyChunksHeldInPlace);
+        Assert.Equal(0, session.Store!.Used);
+    }
+
+    /// <summary>
+    /// A chunk lost by the sender: every channel ends properly, DATA 4 was never on any. Channel ends do not wake holds
+    /// (only the held chunk's turn, a DISCARD, the device's end or a failure do), so the loops holding DATA 5 (and DATA 6,
+    /// unless that hold ran out first) wait for the bound; then the chunks are copied and the end of the stream finds the gap.
+    /// </summary>
+    [Fact]
+    public async Task AChunkWhosePredecessorWasLostFailsWithTheSequenceGapOnceTheHoldsRanOut()
+    {
+        var ct = Deadline();
+        var (source, blank) = Pair("sim:profile=bulk,size=1MiB,seed=38");
+        using var _ = source;
+        using var __ = blank;
+        ulong before = blank.StateDigest;
+        var stream = CraftedStream.Build(source, blank, channels: 3, Chunk, i => i switch { 4 => 2, 5 => 1, _ => 0 });
+        // Channel 2 loses DATA 4: it carries only its STREAM_END (no chunk, no device byte before it: valid for the channel).
+        stream.Channels[2] = [.. stream.Channels[2][..Preamble.Size], .. RawStream.StreamEnd(1, 0, 0)];
+        await using var feed = await CraftedStream.Feed.ConnectTcpAsync(stream, [blank], Options(TimeSpan.FromMilliseconds(20)), ct);
+        var session = feed.Receiver.Session;
+        var receiving = Capture(feed.Receiver.RunAsync(ct).WaitAsync(ct));
+        await feed.SendPreamblesAsync(ct);
+        await feed.FinishAsync(1, ct);
+        await feed.FinishAsync(2, ct);
+        await feed.FinishAsync(0, ct);
+
+        var (result, error) = await receiving;
+        Assert.Null(result);
+        var e = Assert.IsType<MigrationException>(error);
+        Assert.Equal(StreamErrorCode.SequenceGap, e.Code);
+        Assert.Contains("on wait for epoch 0 sequence 4", e.Message);
+        Assert.Equal(MigrationState.Running, blank.GetState());
+        Assert.Equal(before, blank.StateDigest);
+        Assert.Equal(0, session.Writers[0].Inbox.HoldingCount);
+        Assert.Equal(0, session.Store!.Used);
     }
 }
