@@ -214,8 +214,8 @@ internal sealed class DeviceInbox
             if (hold is { Registered: true }) Unregister(hold);
             // Once the session failed nothing more reaches the device (it is about to be reset).
             if (_aborted || _session.Failure.IsFailed) return Routing.Done;
-            if (_ended)
-                throw DeviceStreamState.Fail(StreamErrorCode.UnexpectedChunk, channel, chunk, $"{ChunkTypeRules.Name(h.Type)} for device {_device} after its DEVICE_END");
+            // Spec §5.2 order: a voided epoch's chunk is dropped, then duplicates, then "after DEVICE_END" (a late
+            // chunk of a voided epoch may arrive after the device committed; the stream is still valid).
             if (_begun && h.Epoch < _epoch)
             {
                 StaleDropped++;
@@ -224,6 +224,8 @@ internal sealed class DeviceInbox
             }
             if (h.Epoch == _epoch && h.Sequence < _next)
                 throw DeviceStreamState.Fail(StreamErrorCode.DuplicateChunk, channel, chunk, $"device {_device} epoch {h.Epoch} sequence {h.Sequence} was already received");
+            if (_ended)
+                throw DeviceStreamState.Fail(StreamErrorCode.UnexpectedChunk, channel, chunk, $"{ChunkTypeRules.Name(h.Type)} for device {_device} after its DEVICE_END");
             bool inOrder = (h.Epoch == _epoch && h.Sequence == _next) || (_begun && h.Epoch > _epoch && h.Sequence == 0);
             if (inOrder)
             {

@@ -229,6 +229,35 @@ public sealed class EarlyChunkHoldTests
     }
 
     [Fact]
+    public async Task AVoidedEpochsChunkArrivingAfterTheDeviceCommittedIsDroppedAndTheMigrationSucceeds()
+    {
+        // Spec §5.2: a chunk of a voided epoch is dropped (rule 1) before "after DEVICE_END" (rule 3) is
+        // considered, so a late one on another channel does not fail a stream that is otherwise complete.
+        var ct = Deadline();
+        var (source, blank) = Pair("sim:profile=bulk,size=1MiB,seed=38");
+        using var _ = source;
+        ulong sourceDigest = source.StateDigest;
+        using var destination = new RecordingDevice(blank);
+        const int Voided = 4;
+        // Epoch 0's DATA 3 and 4 travel on channel 1; channel 0 carries the rest: the DISCARD (across the gap), epoch 1, DEVICE_END.
+        var stream = CraftedStream.Build([(source, destination)], channels: 2, Chunk, (_, chunk) => chunk is 3 or 4 ? 1 : 0, voided: Voided);
+        await using var feed = await CraftedStream.Feed.ConnectTcpAsync(stream, [destination], Options(Forever), ct);
+        var session = feed.Receiver.Session;
+        var receiving = Capture(feed.Receiver.RunAsync(ct).WaitAsync(ct));
+        await feed.SendPreamblesAsync(ct);
+        await feed.FinishAsync(0, ct);
+        await CraftedStream.Feed.UntilAsync(() => session.Writers.Length == 1 && session.Writers[0].Committed, ct);
+        await feed.FinishAsync(1, ct);
+
+        var (result, error) = await receiving;
+        Assert.Null(error);
+        Assert.True(Assert.Single(result!.Devices).Committed);
+        Assert.Equal(sourceDigest, blank.StateDigest);
+        Assert.Equal(2, session.Writers[0].Inbox.StaleDropped);
+        Assert.Equal(Written(stream, 0, Voided + 2), destination.Sessions[^1]);
+    }
+
+    [Fact]
     public async Task AChannelThatEndsWithoutItsStreamEndBeforeTheHeldChunksPredecessorFailsTheSessionAndEndsTheHold()
     {
         var ct = Deadline();
