@@ -56,7 +56,8 @@ internal static class BlockingSocket
                 int errno = sent < 0 ? Marshal.GetLastPInvokeError() : Errno.EAGAIN;
                 if (errno == Errno.EINTR) continue;
                 if (errno != Errno.EAGAIN) throw new SocketException((int)ToSocketError(errno));
-                WaitReady(fd, LibC.POLLOUT, connection, CancellationToken.None);
+                int noLowWater = 1; // send side: no mark
+                WaitReady(fd, LibC.POLLOUT, connection, CancellationToken.None, ref noLowWater);
             }
         }
     }
@@ -93,19 +94,26 @@ internal static class BlockingSocket
                 if (errno == Errno.EINTR) continue;
                 if (errno != Errno.EAGAIN) throw new SocketException((int)ToSocketError(errno));
                 SetLowWater(fd, Math.Clamp(wakeAtBytes, 1, Math.Min(buffer.Length, MaxLowWater)), ref lowWater);
-                WaitReadable(fd, connection, cancellationToken, ref lowWater);
+                WaitReady(fd, LibC.POLLIN, connection, cancellationToken, ref lowWater);
             }
         }
     }
 
-    /// <summary>
-    /// <see cref="WaitReady"/> for reading, except that a slice that passes without the low-water mark being reached
-    /// drops the mark to 1 byte: on a slow link what has arrived is then taken at once, so a receive never waits
-    /// more than one slice longer than it would have without the mark (the idle receive timeout keeps its meaning).
-    /// </summary>
-    private static unsafe void WaitReadable(int fd, TransportConnection connection, CancellationToken cancellationToken, ref int lowWater)
+    /// <summary>Sets <c>SO_RCVLOWAT</c> when it differs; a failed call leaves it as it was (a wait then wakes earlier, never later).</summary>
+    private static unsafe void SetLowWater(int fd, int bytes, ref int lowWater)
     {
-        var pollFd = new PollFd { Fd = fd, Events = LibC.POLLIN };
+        if (bytes != lowWater && LibC.SetSockOpt(fd, LibC.SOL_SOCKET, LibC.SO_RCVLOWAT, &bytes, sizeof(int)) == 0) lowWater = bytes;
+    }
+
+    /// <summary>
+    /// Sleeps in <c>poll</c> until <paramref name="events"/> (or an error/hang-up the next call reports), in slices
+    /// that check for an abort and cancellation. A slice that passes while a receive low-water mark is set drops
+    /// it to 1 byte: on a slow link what has arrived is then taken at once, so a receive never waits more than one
+    /// slice longer than it would have without the mark (the idle receive timeout keeps its meaning).
+    /// </summary>
+    private static unsafe void WaitReady(int fd, short events, TransportConnection connection, CancellationToken cancellationToken, ref int lowWater)
+    {
+        var pollFd = new PollFd { Fd = fd, Events = events };
         while (true)
         {
             if (connection.AbortReason is { } reason) throw reason.Echo();
@@ -121,31 +129,6 @@ internal static class BlockingSocket
             else if (lowWater > 1)
             {
                 SetLowWater(fd, 1, ref lowWater);
-            }
-        }
-    }
-
-    /// <summary>Sets <c>SO_RCVLOWAT</c> when it differs; a failed call leaves it as it was (a wait then wakes earlier, never later).</summary>
-    private static unsafe void SetLowWater(int fd, int bytes, ref int lowWater)
-    {
-        if (bytes != lowWater && LibC.SetSockOpt(fd, LibC.SOL_SOCKET, LibC.SO_RCVLOWAT, &bytes, sizeof(int)) == 0) lowWater = bytes;
-    }
-
-    /// <summary>Sleeps in <c>poll</c> until <paramref name="events"/> (or an error/hang-up the next call reports), in slices that check for an abort and cancellation.</summary>
-    private static unsafe void WaitReady(int fd, short events, TransportConnection connection, CancellationToken cancellationToken)
-    {
-        var pollFd = new PollFd { Fd = fd, Events = events };
-        while (true)
-        {
-            if (connection.AbortReason is { } reason) throw reason.Echo();
-            cancellationToken.ThrowIfCancellationRequested();
-            pollFd.ReturnedEvents = 0;
-            int ready = LibC.Poll(&pollFd, 1, PollSliceMilliseconds);
-            if (ready > 0) return;
-            if (ready < 0)
-            {
-                int errno = Marshal.GetLastPInvokeError();
-                if (errno != Errno.EINTR) throw new SocketException((int)ToSocketError(errno));
             }
         }
     }
