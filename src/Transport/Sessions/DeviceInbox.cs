@@ -64,6 +64,13 @@ internal sealed class DeviceInbox
     private Dictionary<(uint Epoch, ulong Sequence), Item>? _held;
     private uint _newestHeldDiscard;
     private readonly List<ChunkHold> _holders = [];
+    private long _longestHoldTicks;
+    private bool _holdsOff; // a hold ran out at (_holdsOffEpoch, _holdsOffNext): no more holds at that gap
+    private uint _holdsOffEpoch;
+    private ulong _holdsOffNext;
+    private long _heldInPlace;
+    private long _holdTimeouts;
+    private long _earlyChunks;
 
     /// <summary>A chunk on its way to the writer: its payload is leased from a receive buffer, or a held copy.</summary>
     internal readonly struct Item
@@ -129,14 +136,6 @@ internal sealed class DeviceInbox
     {
         get { lock (_gate) return Stopwatch.GetElapsedTime(0, _longestHoldTicks); }
     }
-
-    private long _longestHoldTicks;
-    private bool _holdsOff;
-    private uint _holdsOffEpoch;
-    private ulong _holdsOffNext;
-    private long _heldInPlace;
-    private long _holdTimeouts;
-    private long _earlyChunks;
 
     /// <summary>True while the in-order queue is above its high-water mark.</summary>
     internal bool Overfull => Volatile.Read(ref _overfull);

@@ -29,10 +29,7 @@ public class ChannelSenderTests
         await using var h = await Harness.CreateAsync(link);
         var loop = h.Channel.RunAsync(h.Failure, null);
 
-        var begin = h.Encode(w => w.BeginDevice(Device, new DeviceBeginRecord(0, DeviceBeginRecord.UnknownEstimate, "dev", "")));
-        Assert.True(h.Channel.IsIdle);
-        Assert.True(h.HandOver(begin), "an idle channel lets the producer send inline");
-        h.Channel.SendClaimed(begin.Buffer, begin.Length, h);
+        var begin = h.SendBeginInline();
         Assert.Equal(1, h.Channel.InlineSends);
         Assert.Contains(begin.Buffer, h.Returned); // sent, so given back at once
 
@@ -81,9 +78,7 @@ public class ChannelSenderTests
         // pending until the peer reads, so the loop takes it over; the producer goes on at once.
         await using var h = await Harness.CreateAsync(Link.Memory, memoryBuffer: 16 << 10);
         var loop = h.Channel.RunAsync(h.Failure, null);
-        var begin = h.Encode(w => w.BeginDevice(Device, new DeviceBeginRecord(0, DeviceBeginRecord.UnknownEstimate, "dev", "")));
-        Assert.True(h.HandOver(begin));
-        h.Channel.SendClaimed(begin.Buffer, begin.Length, h);
+        h.SendBeginInline();
 
         var big = h.EncodeData(200_000, seed: 7);
         Assert.True(h.HandOver(big));
@@ -112,9 +107,7 @@ public class ChannelSenderTests
     {
         await using var h = await Harness.CreateAsync(link);
         var loop = h.Channel.RunAsync(h.Failure, null);
-        var begin = h.Encode(w => w.BeginDevice(Device, new DeviceBeginRecord(0, DeviceBeginRecord.UnknownEstimate, "dev", "")));
-        Assert.True(h.HandOver(begin));
-        h.Channel.SendClaimed(begin.Buffer, begin.Length, h);
+        h.SendBeginInline();
         h.KillPeer();
         // The first sends may still land in the socket buffer before the reset arrives; within a few the
         // inline send fails, and the session fails with the transport's reason.
@@ -229,6 +222,16 @@ public class ChannelSenderTests
         public void ReturnBuffer(byte[] buffer) => Returned.Add(buffer);
 
         public readonly record struct Encoded(byte[] Buffer, int Length, byte[] Payload);
+
+        /// <summary>Encodes DEVICE_BEGIN and sends it inline, as a pump does first on an idle channel.</summary>
+        public Encoded SendBeginInline()
+        {
+            var begin = Encode(w => w.BeginDevice(Device, new DeviceBeginRecord(0, DeviceBeginRecord.UnknownEstimate, "dev", "")));
+            Assert.True(Channel.IsIdle);
+            Assert.True(HandOver(begin), "an idle channel lets the producer send inline");
+            Channel.SendClaimed(begin.Buffer, begin.Length, this);
+            return begin;
+        }
 
         public Encoded Encode(Action<ChunkWriter> write)
         {

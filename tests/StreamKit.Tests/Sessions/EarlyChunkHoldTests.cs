@@ -35,11 +35,19 @@ public sealed class EarlyChunkHoldTests
         SimulatedDevice source, IMigrationDevice destination, TimeSpan hold, CancellationToken ct)
     {
         var stream = CraftedStream.Build(source, destination, channels: 2, Chunk, i => i == 5 ? 1 : 0);
-        var feed = await CraftedStream.Feed.ConnectTcpAsync(stream, [destination], Options(hold), ct);
-        var receiving = Capture(feed.Receiver.RunAsync(ct).WaitAsync(ct));
-        await feed.SendPreamblesAsync(ct);
+        var (feed, receiving) = await StartAsync(stream, [destination], hold, ct);
         await feed.FinishAsync(1, ct);
         return (stream, feed, receiving);
+    }
+
+    /// <summary>Connects <paramref name="stream"/>'s channels over TCP, starts the receiver and sends every preamble; the caller disposes the feed.</summary>
+    private static async Task<(CraftedStream.Feed Feed, Task<(MigrationResult? Value, Exception? Error)> Receiving)> StartAsync(
+        CraftedStream stream, IMigrationDevice[] destinations, TimeSpan hold, CancellationToken ct)
+    {
+        var feed = await CraftedStream.Feed.ConnectTcpAsync(stream, destinations, Options(hold), ct);
+        var receiving = Capture(feed.Receiver.RunAsync(ct).WaitAsync(ct));
+        await feed.SendPreamblesAsync(ct);
+        return (feed, receiving);
     }
 
     /// <summary>The device bytes of device index <paramref name="device"/>'s DATA chunks <paramref name="first"/> up to <paramref name="last"/> (default: all up to DEVICE_END), in order.</summary>
@@ -110,10 +118,9 @@ public sealed class EarlyChunkHoldTests
         stream.SwapAdjacent(stream.IndexOf(1, 3), stream.IndexOf(0, 5));
         stream.SwapAdjacent(stream.IndexOf(0, 4), stream.IndexOf(1, 4));
 
-        await using var feed = await CraftedStream.Feed.ConnectTcpAsync(stream, [x, y], Options(Forever), ct);
+        var (feed, receiving) = await StartAsync(stream, [x, y], Forever, ct);
+        await using var ___ = feed;
         var session = feed.Receiver.Session;
-        var receiving = Capture(feed.Receiver.RunAsync(ct).WaitAsync(ct));
-        await feed.SendPreamblesAsync(ct);
         // Each channel up to its head of the cycle: both loops meet their early chunk.
         await feed.SendAsync(0, stream.Pieces[stream.IndexOf(0, 5)].End, ct);
         await feed.SendAsync(1, stream.Pieces[stream.IndexOf(1, 4)].End, ct);
@@ -194,10 +201,9 @@ public sealed class EarlyChunkHoldTests
         // on channel 0. So DATA 4's turn never comes: only the DISCARD, which voids it, can end that hold in time.
         const int Voided = 4;
         var stream = CraftedStream.Build([(source, destination)], channels: 3, Chunk, (_, chunk) => chunk switch { 3 => 2, 4 => 1, _ => 0 }, voided: Voided);
-        await using var feed = await CraftedStream.Feed.ConnectTcpAsync(stream, [destination], Options(Forever), ct);
+        var (feed, receiving) = await StartAsync(stream, [destination], Forever, ct);
+        await using var ___ = feed;
         var session = feed.Receiver.Session;
-        var receiving = Capture(feed.Receiver.RunAsync(ct).WaitAsync(ct));
-        await feed.SendPreamblesAsync(ct);
         await feed.FinishAsync(1, ct);
         await CraftedStream.Feed.UntilAsync(() => session.Writers.Length == 1 && session.Writers[0].Inbox.HoldingCount == 1, ct);
         var inbox = session.Writers[0].Inbox;
@@ -241,10 +247,9 @@ public sealed class EarlyChunkHoldTests
         const int Voided = 4;
         // Epoch 0's DATA 3 and 4 travel on channel 1; channel 0 carries the rest: the DISCARD (across the gap), epoch 1, DEVICE_END.
         var stream = CraftedStream.Build([(source, destination)], channels: 2, Chunk, (_, chunk) => chunk is 3 or 4 ? 1 : 0, voided: Voided);
-        await using var feed = await CraftedStream.Feed.ConnectTcpAsync(stream, [destination], Options(Forever), ct);
+        var (feed, receiving) = await StartAsync(stream, [destination], Forever, ct);
+        await using var ___ = feed;
         var session = feed.Receiver.Session;
-        var receiving = Capture(feed.Receiver.RunAsync(ct).WaitAsync(ct));
-        await feed.SendPreamblesAsync(ct);
         await feed.FinishAsync(0, ct);
         await CraftedStream.Feed.UntilAsync(() => session.Writers.Length == 1 && session.Writers[0].Committed, ct);
         await feed.FinishAsync(1, ct);
@@ -302,10 +307,9 @@ public sealed class EarlyChunkHoldTests
         var stream = CraftedStream.Build(source, blank, channels: 3, Chunk, i => i switch { 4 => 2, 5 => 1, _ => 0 });
         // Channel 2 loses DATA 4: it carries only its STREAM_END (no chunk, no device byte before it: valid for the channel).
         stream.Channels[2] = [.. stream.Channels[2][..Preamble.Size], .. RawStream.StreamEnd(1, 0, 0)];
-        await using var feed = await CraftedStream.Feed.ConnectTcpAsync(stream, [blank], Options(TimeSpan.FromMilliseconds(20)), ct);
+        var (feed, receiving) = await StartAsync(stream, [blank], TimeSpan.FromMilliseconds(20), ct);
+        await using var ___ = feed;
         var session = feed.Receiver.Session;
-        var receiving = Capture(feed.Receiver.RunAsync(ct).WaitAsync(ct));
-        await feed.SendPreamblesAsync(ct);
         await feed.FinishAsync(1, ct);
         await feed.FinishAsync(2, ct);
         await feed.FinishAsync(0, ct);
