@@ -6,13 +6,18 @@ using System.Runtime.Intrinsics.X86;
 namespace StreamKit.Wire;
 
 /// <summary>
-/// CRC32C of long inputs by carry-less multiplication on wide vectors (x64 VPCLMULQDQ): four
+/// CRC32C of long inputs by carry-less multiplication on wide vectors (x64 VPCLMULQDQ): eight
 /// vector accumulators absorb the input, each 128-bit lane folded forward by a fixed distance
-/// with two multiplications per 16 bytes. One 512-bit step covers 256 bytes, where the crc32
-/// instruction manages 8 bytes per cycle even with three chains; on a 1 MiB buffer this
-/// kernel is about 2.5-3x the 3-way one (bench/README.md).
+/// with two multiplications per 16 bytes. One 512-bit step covers 512 bytes, where the crc32
+/// instruction manages 8 bytes per cycle even with three chains.
 /// </summary>
 /// <remarks>
+/// <para>Why eight accumulators and aligned loads (measured, 1 MiB in L2): a fold is a chain of
+/// a multiplication (latency ~8 cycles) and an xor, so four accumulators leave the multiplier
+/// idle half the time (~27-31 GB/s); eight keep it busy (~50-59 GB/s). A 64-byte load that
+/// straddles two cache lines costs two, so the first bytes up to the vector alignment go through
+/// the crc32 instruction and every load after them is aligned (unaligned starts lost 15-30 %).
+/// Receive buffers put chunk payloads at any offset, so alignment cannot be left to callers.</para>
 /// <para>Representation (reflected CRC): a 16-byte lane read little-endian holds the message
 /// bits in transmission order, so lane bit <c>i</c> is the coefficient of x^(127-i). Its low
 /// qword is then the polynomial's top half H and its high qword the bottom half L, each as a
@@ -40,6 +45,7 @@ internal static class Crc32CFolding
     internal static bool IsSupported => IsSupported512 || IsSupported256;
 
     // Fold constants per distance in bits, computed once (Lanes512/Lanes256 broadcast them per call).
+    private static readonly Vector128<ulong> Fold4096 = LaneConstants(4096);
     private static readonly Vector128<ulong> Fold2048 = LaneConstants(2048);
     private static readonly Vector128<ulong> Fold1024 = LaneConstants(1024);
     private static readonly Vector128<ulong> Fold512 = LaneConstants(512);
@@ -48,9 +54,10 @@ internal static class Crc32CFolding
     private static readonly Vector128<ulong> Fold128 = LaneConstants(128);
 
     /// <summary>
-    /// Raw register update over the leading whole 256-byte blocks (512-bit kernel) or 128-byte
-    /// blocks (256-bit kernel) of <paramref name="data"/>; <paramref name="consumed"/> tells how
-    /// many bytes were covered (0 below <see cref="MinimumLength"/> or without the instructions).
+    /// Raw register update over a leading part of <paramref name="data"/>: the bytes up to the first
+    /// vector-aligned address, then whole 512-byte steps (512-bit kernel) or 256-byte steps (256-bit
+    /// kernel); <paramref name="consumed"/> tells how many bytes were covered (0 below
+    /// <see cref="MinimumLength"/> or without the instructions).
     /// </summary>
     internal static uint Update(uint state, ReadOnlySpan<byte> data, out int consumed)
     {
@@ -61,110 +68,156 @@ internal static class Crc32CFolding
         return state;
     }
 
-    /// <summary>Four 64-byte accumulators, 256 bytes per step. Requires <see cref="IsSupported512"/> (else consumes nothing).</summary>
+    /// <summary>Eight 64-byte accumulators, 512 bytes per step. Requires <see cref="IsSupported512"/> (else consumes nothing).</summary>
     internal static uint Update512(uint state, ReadOnlySpan<byte> data, out int consumed)
     {
         if (!IsSupported512) { consumed = 0; return state; }
-        return UpdateWide<Lanes512>(state, data, out consumed);
+        return UpdateWide<Lanes512, Vector512<ulong>>(state, data, out consumed);
     }
 
-    /// <summary>Four 32-byte accumulators, 128 bytes per step (CPUs with VPCLMULQDQ but no AVX-512). Requires <see cref="IsSupported256"/>.</summary>
+    /// <summary>Eight 32-byte accumulators, 256 bytes per step (CPUs with VPCLMULQDQ but no AVX-512). Requires <see cref="IsSupported256"/>.</summary>
     internal static uint Update256(uint state, ReadOnlySpan<byte> data, out int consumed)
     {
         if (!IsSupported256) { consumed = 0; return state; }
-        return UpdateWide<Lanes256>(state, data, out consumed);
+        return UpdateWide<Lanes256, Vector256<ulong>>(state, data, out consumed);
     }
 
-    /// <summary>The kernel for one vector width: four accumulators over whole steps of four vectors.</summary>
-    private static uint UpdateWide<TLanes>(uint state, ReadOnlySpan<byte> data, out int consumed)
-        where TLanes : struct, IWideLanes<TLanes>
+    /// <summary>The kernel for one vector width: the unaligned head by crc32, then eight accumulators over whole steps of eight vectors.</summary>
+    /// <remarks>The accumulators are plain vector locals (the width's operations are static): the JIT keeps
+    /// them in registers, where accumulators wrapped in a struct were spilled to the stack at every step.</remarks>
+    private static unsafe uint UpdateWide<TLanes, TVector>(uint state, ReadOnlySpan<byte> data, out int consumed)
+        where TLanes : struct, IWideLanes<TVector>
+        where TVector : struct
     {
-        int width = TLanes.Bytes, step = 4 * width;
-        int blocks = data.Length / step;
-        if (blocks == 0) { consumed = 0; return state; }
+        int width = TLanes.Bytes, step = 8 * width;
         ref byte p = ref MemoryMarshal.GetReference(data);
-        TLanes a0 = TLanes.Load(ref p, 0).XorLow32(state);
-        TLanes a1 = TLanes.Load(ref p, width), a2 = TLanes.Load(ref p, 2 * width), a3 = TLanes.Load(ref p, 3 * width);
-        TLanes acrossStep = TLanes.AcrossStep;
+        // A moving (unpinned) buffer only makes the loads unaligned again, never the result wrong.
+        int head = (int)((uint)(width - (int)((nuint)Unsafe.AsPointer(ref p) % (uint)width)) % (uint)width);
+        int blocks = (data.Length - head) / step;
+        if (blocks <= 0) { consumed = 0; return state; }
+        state = Crc32CHardware.UpdatePlain(state, data[..head]);
+        p = ref Unsafe.Add(ref p, head);
+        // Every constant first: no call may fall while the accumulators are live, or they lose their registers.
+        TVector acrossStep = TLanes.AcrossStep, acrossHalfStep = TLanes.AcrossHalfStep, acrossVector = TLanes.AcrossVector;
+        TVector a0 = TLanes.XorLow32(TLanes.Load(ref p, 0), state);
+        TVector a1 = TLanes.Load(ref p, width), a2 = TLanes.Load(ref p, 2 * width), a3 = TLanes.Load(ref p, 3 * width);
+        TVector a4 = TLanes.Load(ref p, 4 * width), a5 = TLanes.Load(ref p, 5 * width), a6 = TLanes.Load(ref p, 6 * width), a7 = TLanes.Load(ref p, 7 * width);
         for (int i = 1; i < blocks; i++)
         {
             p = ref Unsafe.Add(ref p, step);
-            a0 = a0.FoldInto(TLanes.Load(ref p, 0), acrossStep);
-            a1 = a1.FoldInto(TLanes.Load(ref p, width), acrossStep);
-            a2 = a2.FoldInto(TLanes.Load(ref p, 2 * width), acrossStep);
-            a3 = a3.FoldInto(TLanes.Load(ref p, 3 * width), acrossStep);
+            a0 = TLanes.FoldInto(a0, TLanes.Load(ref p, 0), acrossStep);
+            a1 = TLanes.FoldInto(a1, TLanes.Load(ref p, width), acrossStep);
+            a2 = TLanes.FoldInto(a2, TLanes.Load(ref p, 2 * width), acrossStep);
+            a3 = TLanes.FoldInto(a3, TLanes.Load(ref p, 3 * width), acrossStep);
+            a4 = TLanes.FoldInto(a4, TLanes.Load(ref p, 4 * width), acrossStep);
+            a5 = TLanes.FoldInto(a5, TLanes.Load(ref p, 5 * width), acrossStep);
+            a6 = TLanes.FoldInto(a6, TLanes.Load(ref p, 6 * width), acrossStep);
+            a7 = TLanes.FoldInto(a7, TLanes.Load(ref p, 7 * width), acrossStep);
         }
-        consumed = blocks * step;
-        TLanes acrossVector = TLanes.AcrossVector;
-        return a0.FoldInto(a1, acrossVector).FoldInto(a2, acrossVector).FoldInto(a3, acrossVector).Finish();
+        consumed = head + blocks * step;
+        // Halve in parallel (each of the first four lies four vectors before its partner), then the last four in a row.
+        a4 = TLanes.FoldInto(a0, a4, acrossHalfStep);
+        a5 = TLanes.FoldInto(a1, a5, acrossHalfStep);
+        a6 = TLanes.FoldInto(a2, a6, acrossHalfStep);
+        a7 = TLanes.FoldInto(a3, a7, acrossHalfStep);
+        return TLanes.Finish(TLanes.FoldInto(TLanes.FoldInto(TLanes.FoldInto(a4, a5, acrossVector), a6, acrossVector), a7, acrossVector));
     }
 
-    /// <summary>One vector width's operations (static abstract, so each width compiles to its own code).</summary>
-    private interface IWideLanes<TSelf> where TSelf : struct, IWideLanes<TSelf>
+    /// <summary>One vector width's operations on its vector type (static, so each width compiles to its own code).</summary>
+    private interface IWideLanes<TVector> where TVector : struct
     {
         static abstract int Bytes { get; }
 
-        /// <summary>Fold constants for a distance of one step (four vectors) in every lane.</summary>
-        static abstract TSelf AcrossStep { get; }
+        /// <summary>Fold constants for a distance of one step (eight vectors) in every lane.</summary>
+        static abstract TVector AcrossStep { get; }
+
+        /// <summary>Fold constants for a distance of four vectors in every lane.</summary>
+        static abstract TVector AcrossHalfStep { get; }
 
         /// <summary>Fold constants for a distance of one vector in every lane.</summary>
-        static abstract TSelf AcrossVector { get; }
+        static abstract TVector AcrossVector { get; }
 
-        static abstract TSelf Load(ref byte p, int offset);
+        static abstract TVector Load(ref byte p, int offset);
 
         /// <summary>The start register into the first four bytes (lane 0's low qword).</summary>
-        TSelf XorLow32(uint state);
+        static abstract TVector XorLow32(TVector v, uint state);
 
-        /// <summary>Every lane folded forward by the distance of <paramref name="constants"/>, xor <paramref name="next"/>.</summary>
-        TSelf FoldInto(TSelf next, TSelf constants);
+        /// <summary>Every lane of <paramref name="v"/> folded forward by the distance of <paramref name="constants"/>, xor <paramref name="next"/>.</summary>
+        static abstract TVector FoldInto(TVector v, TVector next, TVector constants);
 
-        /// <summary>The CRC register of everything folded so far (this vector being the last bytes).</summary>
-        uint Finish();
+        /// <summary>The CRC register of everything folded so far (<paramref name="v"/> being the last bytes).</summary>
+        static abstract uint Finish(TVector v);
     }
 
-    private readonly struct Lanes512(Vector512<ulong> v) : IWideLanes<Lanes512>
+    private readonly struct Lanes512 : IWideLanes<Vector512<ulong>>
     {
-        private readonly Vector512<ulong> _v = v;
-
         public static int Bytes => 64;
 
-        public static Lanes512 AcrossStep => new(Vector512.Create(Fold2048));
+        public static Vector512<ulong> AcrossStep
+        {
+            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            get => Vector512.Create(Fold4096);
+        }
 
-        public static Lanes512 AcrossVector => new(Vector512.Create(Fold512));
+        public static Vector512<ulong> AcrossHalfStep
+        {
+            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            get => Vector512.Create(Fold2048);
+        }
+
+        public static Vector512<ulong> AcrossVector
+        {
+            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            get => Vector512.Create(Fold512);
+        }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Lanes512 Load(ref byte p, int offset) => new(Unsafe.ReadUnaligned<Vector512<ulong>>(ref Unsafe.Add(ref p, offset)));
-
-        public Lanes512 XorLow32(uint state) => new(_v ^ Vector512.CreateScalar((ulong)state));
+        public static Vector512<ulong> Load(ref byte p, int offset) => Unsafe.ReadUnaligned<Vector512<ulong>>(ref Unsafe.Add(ref p, offset));
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public Lanes512 FoldInto(Lanes512 next, Lanes512 constants) =>
-            new(Pclmulqdq.V512.CarrylessMultiply(_v, constants._v, 0x00) ^ Pclmulqdq.V512.CarrylessMultiply(_v, constants._v, 0x11) ^ next._v);
+        public static Vector512<ulong> XorLow32(Vector512<ulong> v, uint state) => v ^ Vector512.CreateScalar((ulong)state);
 
-        public uint Finish() => FinishLanes(_v.GetLower().GetLower(), _v.GetLower().GetUpper(), _v.GetUpper().GetLower(), _v.GetUpper().GetUpper());
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector512<ulong> FoldInto(Vector512<ulong> v, Vector512<ulong> next, Vector512<ulong> constants) =>
+            Pclmulqdq.V512.CarrylessMultiply(v, constants, 0x00) ^ Pclmulqdq.V512.CarrylessMultiply(v, constants, 0x11) ^ next;
+
+        public static uint Finish(Vector512<ulong> v) => FinishLanes(v.GetLower().GetLower(), v.GetLower().GetUpper(), v.GetUpper().GetLower(), v.GetUpper().GetUpper());
     }
 
-    private readonly struct Lanes256(Vector256<ulong> v) : IWideLanes<Lanes256>
+    private readonly struct Lanes256 : IWideLanes<Vector256<ulong>>
     {
-        private readonly Vector256<ulong> _v = v;
-
         public static int Bytes => 32;
 
-        public static Lanes256 AcrossStep => new(Vector256.Create(Fold1024));
+        public static Vector256<ulong> AcrossStep
+        {
+            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            get => Vector256.Create(Fold2048);
+        }
 
-        public static Lanes256 AcrossVector => new(Vector256.Create(Fold256));
+        public static Vector256<ulong> AcrossHalfStep
+        {
+            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            get => Vector256.Create(Fold1024);
+        }
+
+        public static Vector256<ulong> AcrossVector
+        {
+            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            get => Vector256.Create(Fold256);
+        }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Lanes256 Load(ref byte p, int offset) => new(Unsafe.ReadUnaligned<Vector256<ulong>>(ref Unsafe.Add(ref p, offset)));
-
-        public Lanes256 XorLow32(uint state) => new(_v ^ Vector256.CreateScalar((ulong)state));
+        public static Vector256<ulong> Load(ref byte p, int offset) => Unsafe.ReadUnaligned<Vector256<ulong>>(ref Unsafe.Add(ref p, offset));
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public Lanes256 FoldInto(Lanes256 next, Lanes256 constants) =>
-            new(Pclmulqdq.V256.CarrylessMultiply(_v, constants._v, 0x00) ^ Pclmulqdq.V256.CarrylessMultiply(_v, constants._v, 0x11) ^ next._v);
+        public static Vector256<ulong> XorLow32(Vector256<ulong> v, uint state) => v ^ Vector256.CreateScalar((ulong)state);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<ulong> FoldInto(Vector256<ulong> v, Vector256<ulong> next, Vector256<ulong> constants) =>
+            Pclmulqdq.V256.CarrylessMultiply(v, constants, 0x00) ^ Pclmulqdq.V256.CarrylessMultiply(v, constants, 0x11) ^ next;
 
         // The last 32 bytes are two lanes; zero lanes in front change nothing (leading zeros, register zero).
-        public uint Finish() => FinishLanes(Vector128<ulong>.Zero, Vector128<ulong>.Zero, _v.GetLower(), _v.GetUpper());
+        public static uint Finish(Vector256<ulong> v) => FinishLanes(Vector128<ulong>.Zero, Vector128<ulong>.Zero, v.GetLower(), v.GetUpper());
     }
 
     /// <summary>Folds the last 64 bytes (four lanes, earliest first) into one lane and reduces it with crc32.</summary>

@@ -140,24 +140,32 @@ public class Crc32CTests
     }
 
     [FoldingCrcFact]
-    public void FoldingKernelsCoverWholeStepsFromAnyStartState()
+    public unsafe void FoldingKernelsCoverTheAlignedHeadAndWholeStepsFromAnyStartState()
     {
-        var data = new byte[(1 << 20) + 300];
+        // Pinned, so the alignment the kernel sees is the one computed here.
+        var data = GC.AllocateArray<byte>((1 << 20) + 300, pinned: true);
         new Random(13).NextBytes(data);
-        var kernels = new List<(string Name, FoldingKernel Kernel, int Step)>();
-        if (Crc32CFolding.IsSupported512) kernels.Add(("512", Crc32CFolding.Update512, 256));
-        if (Crc32CFolding.IsSupported256) kernels.Add(("256", Crc32CFolding.Update256, 128));
+        var kernels = new List<(string Name, FoldingKernel Kernel, int Width)>();
+        if (Crc32CFolding.IsSupported512) kernels.Add(("512", Crc32CFolding.Update512, 64));
+        if (Crc32CFolding.IsSupported256) kernels.Add(("256", Crc32CFolding.Update256, 32));
         Assert.NotEmpty(kernels);
-        foreach (var (name, kernel, step) in kernels)
+        foreach (var (name, kernel, width) in kernels)
         {
-            foreach (int length in new[] { step, step + 1, 2 * step - 1, 2 * step, 1023, 1024, 4096 + 77, 65536, 1 << 20, (1 << 20) + 300 })
+            int step = 8 * width;
+            foreach (int length in new[] { step, step + 1, 2 * step - 1, 2 * step, step + width, 1023, 1024, 4096 + 77, 65536, 1 << 20 })
             {
-                foreach (uint start in new[] { Init, 0u, 0x9E3779B9u })
+                for (int offset = 0; offset < 2 * width; offset += length < 65536 ? 1 : 13)
                 {
-                    var span = data.AsSpan(length % 7, Math.Min(length, data.Length - length % 7));
-                    uint state = kernel(start, span, out int consumed);
-                    Assert.True(consumed == span.Length / step * step, $"{name}: consumed {consumed} of {span.Length}");
-                    Assert.True(Reference(start, span[..consumed]) == state, $"{name}, length {span.Length}, start {start:X8}");
+                    foreach (uint start in new[] { Init, 0u, 0x9E3779B9u })
+                    {
+                        var span = data.AsSpan(offset, length);
+                        int head;
+                        fixed (byte* at = span) head = (int)((width - (long)at % width) % width);
+                        int expected = (length - head) / step > 0 ? head + (length - head) / step * step : 0;
+                        uint state = kernel(start, span, out int consumed);
+                        Assert.True(consumed == expected, $"{name}: consumed {consumed} of {length} at offset {offset}, expected {expected}");
+                        Assert.True(Reference(start, span[..consumed]) == state, $"{name}, length {length}, offset {offset}, start {start:X8}");
+                    }
                 }
             }
         }
