@@ -332,12 +332,30 @@ internal abstract class TransportConnection : IAsyncDisposable
         while (filled < buffer.Length)
         {
             int received = await ReceiveAsync(buffer[filled..], cancellationToken).ConfigureAwait(false);
-            if (received == 0)
-                throw new TransportException(TransportErrorKind.ConnectionClosed,
-                    $"the peer closed the connection after {filled} of {buffer.Length} expected bytes (stream offset {BytesReceived}){EarlyCloseHint}", RemoteEndPoint);
+            if (received == 0) throw ClosedEarly(filled, buffer.Length);
             filled += received;
         }
     }
+
+    /// <summary>
+    /// <see cref="ReceiveExactlyAsync"/> on the calling thread, with blocking receives (<see cref="TryReceiveBlocking"/>);
+    /// only where <see cref="CanReceiveBlocking"/>.
+    /// </summary>
+    /// <exception cref="TransportException"><see cref="TransportErrorKind.ConnectionClosed"/> if the peer finished first.</exception>
+    internal void ReceiveExactlyBlocking(Span<byte> buffer, CancellationToken cancellationToken)
+    {
+        int filled = 0;
+        while (filled < buffer.Length)
+        {
+            if (!TryReceiveBlocking(buffer[filled..], out int received, cancellationToken, wakeAtBytes: buffer.Length - filled))
+                throw new NotSupportedException($"the {Kind} connection {RemoteEndPoint} has no blocking receive");
+            if (received == 0) throw ClosedEarly(filled, buffer.Length);
+            filled += received;
+        }
+    }
+
+    private TransportException ClosedEarly(int filled, int expected) => new(TransportErrorKind.ConnectionClosed,
+        $"the peer closed the connection after {filled} of {expected} expected bytes (stream offset {BytesReceived}){EarlyCloseHint}", RemoteEndPoint);
 
     /// <summary>
     /// Ends the sending direction gracefully after everything sent so far: TCP/Unix half-close (FIN),
