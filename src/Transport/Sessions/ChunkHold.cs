@@ -13,7 +13,7 @@ internal sealed class ChunkHold(TimeSpan bound) : IDisposable
     /// <summary>How long a hold lasts at most before the chunk is copied after all (its predecessor may be very late, or never come).</summary>
     internal TimeSpan Bound { get; } = bound;
 
-    /// <summary>Set by the inbox when the held chunk's turn came, its device ended, or the session failed.</summary>
+    /// <summary>Set by the inbox when the held chunk's turn came, its device ended, the session failed, or no channel left can deliver its predecessor.</summary>
     internal ManualResetEventSlim Turn { get; } = new(false, spinCount: 0);
 
     /// <summary>The held chunk's place in its device's order (valid while registered).</summary>

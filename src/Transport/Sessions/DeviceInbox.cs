@@ -20,8 +20,10 @@ namespace StreamKit.Transport;
 /// channel loop for a short while (<see cref="ChunkHold"/>): the loop sleeps, reading nothing more, until the
 /// chunk is next in line and is routed as such, from its receive buffer. Loops hold chunks of one device at a
 /// time (<see cref="HoldGate"/>: no cycle of holds across devices), and a hold is bounded in time (the
-/// predecessor may be very late, or never come); otherwise, past the bound, and always for a loop that cannot
-/// block (TLS, RDMA, files) the chunk is copied into the <see cref="ReassemblyStore"/> until its turn, then queued.</item>
+/// predecessor may be very late) and ends at once when no channel left can deliver the predecessor (every
+/// other channel has ended or holds an early chunk of this device too: it was lost); otherwise, past the bound
+/// or in that case, and always for a loop that cannot block (TLS, RDMA, files) the chunk is copied into the
+/// <see cref="ReassemblyStore"/> until its turn, then queued.</item>
 /// </list>
 /// Exactly one thread owns the device at a time, and it takes chunks in routing order, so the device
 /// sees them in (epoch, sequence) order whichever channel carried them. Chunks of an epoch older than
@@ -65,11 +67,13 @@ internal sealed class DeviceInbox
     private uint _newestHeldDiscard;
     private readonly List<ChunkHold> _holders = [];
     private long _longestHoldTicks;
-    private bool _holdsOff; // a hold ran out at (_holdsOffEpoch, _holdsOffNext): no more holds at that gap
+    private bool _holdsOff; // a hold ran out, or was stranded, at (_holdsOffEpoch, _holdsOffNext): no more holds at that gap
+    private bool _stranded; // ... stranded: no channel left could deliver that gap's chunk, so the holds there end too
     private uint _holdsOffEpoch;
     private ulong _holdsOffNext;
     private long _heldInPlace;
     private long _holdTimeouts;
+    private long _strandedHolds;
     private long _earlyChunks;
 
     /// <summary>A chunk on its way to the writer: its payload is leased from a receive buffer, or a held copy.</summary>
@@ -117,6 +121,15 @@ internal sealed class DeviceInbox
     internal long HoldTimeouts
     {
         get { lock (_gate) return _holdTimeouts; }
+    }
+
+    /// <summary>
+    /// Holds ended before their bound because no channel left could deliver the held chunk's predecessor (every
+    /// other channel loop had ended or held an early chunk of this device too); the chunks were copied into the store.
+    /// </summary>
+    internal long StrandedHolds
+    {
+        get { lock (_gate) return _strandedHolds; }
     }
 
     /// <summary>Channel loops holding an early chunk of this device in place now.</summary>
@@ -172,8 +185,8 @@ internal sealed class DeviceInbox
     /// Routes a chunk a channel loop has just read (CRC checked, per-channel order checked). An early chunk is
     /// first held in place when the loop brings a <paramref name="hold"/> (a blocking loop): the loop sleeps
     /// until the chunk is next in line (then it is routed like any in-order chunk, straight from the receive
-    /// buffer), the device ends, the session fails, or <see cref="ChunkHold.Bound"/> passes; only then is it
-    /// copied into the store.
+    /// buffer), the device ends, the session fails, no channel left can deliver the chunk's predecessor (see
+    /// <see cref="ChannelEnded"/>), or <see cref="ChunkHold.Bound"/> passes; only then is it copied into the store.
     /// </summary>
     /// <returns>Whether the caller now owns the device's writes and must apply (see <see cref="Routing"/>).</returns>
     /// <exception cref="StreamFormatException">Duplicate, gap on a single channel, chunk after DEVICE_END, reassembly overflow.</exception>
@@ -340,6 +353,20 @@ internal sealed class DeviceInbox
         if (item.Charge != 0 || item.Copy is not null) _store.Release(item.Copy, item.Charge);
     }
 
+    /// <summary>
+    /// A channel loop ended (STREAM_END, the end of its input, or a failure; <see cref="ReceiverSession.ChannelsReceiving"/>
+    /// counts it out already): when every loop still receiving holds an early chunk of this device, the chunk they
+    /// wait for can no longer come, and their holds end now rather than at the bound. A hold that starts later
+    /// checks the same condition under this lock, so an end racing with the start of a hold is not missed.
+    /// </summary>
+    internal void ChannelEnded()
+    {
+        lock (_gate)
+        {
+            if (WaitingHolders() > 0 && Stranded(self: 0)) Strand();
+        }
+    }
+
     /// <summary>Every channel has ended: the writer drains the queue and stops.</summary>
     internal void CompleteAdding()
     {
@@ -452,23 +479,63 @@ internal sealed class DeviceInbox
     /// Caller holds the lock, the chunk is early: whether the loop holds it in place (on) rather than copy it.
     /// Not when holds are off, while loops hold chunks of another device (<see cref="HoldGate"/>), or after a
     /// hold of this device ran out at the same gap (its next chunk is badly late: holding more would stall
-    /// each channel for the whole bound); nor once the bound passed.
+    /// each channel for the whole bound); nor once the bound passed, nor once no channel left can deliver the
+    /// next chunk (<see cref="Stranded"/>: the holds of this device end at once, and none starts at that gap again).
     /// </summary>
     private bool KeepHolding(ChunkHold hold, ref long heldSince)
     {
         long now = Stopwatch.GetTimestamp();
+        bool offHere = _holdsOff && _holdsOffEpoch == _epoch && _holdsOffNext == _next;
         if (heldSince == 0)
         {
-            if (hold.Bound <= TimeSpan.Zero || (_holdsOff && _holdsOffEpoch == _epoch && _holdsOffNext == _next)) return false;
+            if (hold.Bound <= TimeSpan.Zero || offHere) return false;
+            if (Stranded(self: 1))
+            {
+                Strand();
+                return false;
+            }
             if (!_session.Holds.TryEnter(_device)) return false;
             heldSince = now;
             return true;
         }
+        if ((offHere && _stranded) || Stranded(self: 1))
+        {
+            _strandedHolds++;
+            Strand();
+            return false;
+        }
         if (now - heldSince < BoundTicks(hold)) return true;
         _holdTimeouts++;
-        (_holdsOff, _holdsOffEpoch, _holdsOffNext) = (true, _epoch, _next);
+        (_holdsOff, _stranded, _holdsOffEpoch, _holdsOffNext) = (true, false, _epoch, _next);
         return false;
     }
+
+    /// <summary>
+    /// Caller holds the lock. True when no channel loop that could route this device's next chunk is left: every
+    /// loop still receiving (but the caller, <paramref name="self"/> = 1, when it is one of them) holds an early
+    /// chunk of this device. A channel carries a device's chunks in order, so the next one is behind none of those
+    /// held chunks: it was on a channel that ended without it (lost), and waiting longer cannot bring it.
+    /// </summary>
+    private bool Stranded(int self) => _session.ChannelsReceiving - self <= WaitingHolders();
+
+    /// <summary>Caller holds the lock, <see cref="Stranded"/>: no more holds at this gap; the loops holding chunks of this device re-evaluate and copy them.</summary>
+    private void Strand()
+    {
+        (_holdsOff, _stranded, _holdsOffEpoch, _holdsOffNext) = (true, true, _epoch, _next);
+        foreach (var hold in _holders) hold.Turn.Set();
+    }
+
+    /// <summary>Caller holds the lock. Registered holders still waiting (not woken for their chunk's turn, or its void epoch).</summary>
+    private int WaitingHolders()
+    {
+        int waiting = 0;
+        foreach (var hold in _holders)
+            if (!MayRoute(hold)) waiting++;
+        return waiting;
+    }
+
+    /// <summary>Caller holds the lock. Whether the held chunk is now next in line, or of a voided epoch (dropped).</summary>
+    private bool MayRoute(ChunkHold hold) => hold.Epoch < _epoch || (hold.Epoch == _epoch && hold.Sequence == _next);
 
     /// <summary>A hold ended (routed, copied, dropped or failed): leaves the gate, keeps the longest hold for diagnostics.</summary>
     private void EndHold(long heldSince)
@@ -515,7 +582,7 @@ internal sealed class DeviceInbox
     {
         foreach (var hold in _holders)
         {
-            if (_aborted || _ended || hold.Epoch < _epoch || (hold.Epoch == _epoch && hold.Sequence == _next))
+            if (_aborted || _ended || MayRoute(hold))
                 hold.Turn.Set();
         }
     }

@@ -20,7 +20,8 @@ namespace StreamKit.Transport;
 /// <para>
 /// A blocking loop holds an early chunk in place (<see cref="ChunkHold"/>, <see cref="DeviceInbox.Route"/>): it
 /// sleeps until the chunk before it, on another channel, was routed, rather than copy it; an asynchronous loop
-/// copies it into the reassembly store at once (a hold would block a pool thread).
+/// copies it into the reassembly store at once (a hold would block a pool thread). Every loop, however it ends,
+/// tells the session (<see cref="ReceiverSession.ChannelEnded"/>), which ends the holds no loop left can serve.
 /// </para>
 /// </summary>
 internal sealed class ReceiverChannelLoop
@@ -109,6 +110,10 @@ internal sealed class ReceiverChannelLoop
         {
             _session.Failure.Set(e);
         }
+        finally
+        {
+            _session.ChannelEnded();
+        }
         await DrainAsync(window, stop).ConfigureAwait(false);
     }
 
@@ -146,6 +151,11 @@ internal sealed class ReceiverChannelLoop
         catch (Exception e)
         {
             _session.Failure.Set(e);
+        }
+        finally
+        {
+            // Before the drain: nothing this channel reads from here on reaches a device.
+            _session.ChannelEnded();
         }
         Drain(window, stop);
     }

@@ -38,7 +38,8 @@ public sealed class ReceiverOptions
     /// <summary>
     /// How long a blocking channel loop holds an early chunk in place (not copied, its socket not read) waiting
     /// for the chunk before it on another channel, before it copies it into the reassembly store after all;
-    /// zero copies at once. Internal: tests set it long to watch a hold.
+    /// zero copies at once. A hold ends sooner, without waiting for the bound, once no channel left can deliver
+    /// that chunk (every other one has ended or holds an early chunk too). Internal: tests set it long to watch a hold.
     /// </summary>
     internal TimeSpan EarlyChunkHold { get; init; } = DefaultEarlyChunkHold;
 

@@ -45,6 +45,7 @@ internal sealed class ReceiverSession
     private long _startedAt;
     private long _consumed;
     private int _running;
+    private int _channelsReceiving;
 
     internal ReceiverSession(ReceiverOptions options)
     {
@@ -79,6 +80,19 @@ internal sealed class ReceiverSession
 
     /// <summary>Lets loops hold early chunks in place of one device at a time (no cycle of holds across devices).</summary>
     internal HoldGate Holds { get; } = new();
+
+    /// <summary>Channel loops that have not ended: only they can still deliver the chunk an early one is held for.</summary>
+    internal int ChannelsReceiving => Volatile.Read(ref _channelsReceiving);
+
+    /// <summary>
+    /// A channel loop ended, however (STREAM_END, the end of its input, a failure): counted out first, then each
+    /// inbox ends its holds if no loop left could deliver what they wait for (<see cref="DeviceInbox.ChannelEnded"/>).
+    /// </summary>
+    internal void ChannelEnded()
+    {
+        Interlocked.Decrement(ref _channelsReceiving);
+        foreach (var w in Writers) w.Inbox.ChannelEnded();
+    }
 
     /// <summary>The channel loops (empty before the channels are accepted); tests read their counters.</summary>
     internal IReadOnlyList<ReceiverChannelLoop> Loops => _loops;
@@ -245,6 +259,7 @@ internal sealed class ReceiverSession
                 _writerById[d.Id] = writer;
                 return writer;
             }).ToArray();
+            Volatile.Write(ref _channelsReceiving, group.Count);
             _loops = Enumerable.Range(0, group.Count).Select(i => new ReceiverChannelLoop(this, i, group[i], group.Preambles[i], pool, ReceiveBlockSize)).ToArray();
             if (returnPath)
             {

@@ -13,7 +13,8 @@ namespace StreamKit.Tests.Sessions;
 /// was routed, then routes its chunk from the receive buffer, instead of copying it into the reassembly store.
 /// Holds are of one device at a time (two devices could otherwise wait on each other across two channels for
 /// ever), bounded in time (then the chunk is copied after all), and end when a DISCARD voids the held chunk's
-/// epoch or when the session fails. Most tests set
+/// epoch, when the session fails, or when no channel left can deliver the held chunk's predecessor (every other
+/// one has ended or holds an early chunk too). Most tests set
 /// the bound longer than their deadline, so only the mechanism under test can end a hold in time.
 /// </summary>
 public sealed class EarlyChunkHoldTests
@@ -292,12 +293,13 @@ public sealed class EarlyChunkHoldTests
     }
 
     /// <summary>
-    /// A chunk lost by the sender: every channel ends properly, DATA 4 was never on any. Channel ends do not wake holds
-    /// (only the held chunk's turn, a DISCARD, the device's end or a failure do), so the loops holding DATA 5 (and DATA 6,
-    /// unless that hold ran out first) wait for the bound; then the chunks are copied and the end of the stream finds the gap.
+    /// A chunk lost by the sender: every channel ends properly, DATA 4 was never on any. Whichever order the loops
+    /// meet their chunks in, once channel 2 has ended and channel 0 meets DATA 6 while channel 1 holds DATA 5 (or the
+    /// other way round), no loop left can deliver DATA 4: the holds end at once (the bound, here longer than the test,
+    /// plays no part), the chunks are copied and the end of the stream finds the gap (spec §5.4).
     /// </summary>
     [Fact]
-    public async Task AChunkWhosePredecessorWasLostFailsWithTheSequenceGapOnceTheHoldsRanOut()
+    public async Task AChunkWhosePredecessorWasLostFailsWithTheSequenceGapOnceNoChannelCanDeliverIt()
     {
         var ct = Deadline();
         var (source, blank) = Pair("sim:profile=bulk,size=1MiB,seed=38");
@@ -307,7 +309,7 @@ public sealed class EarlyChunkHoldTests
         var stream = CraftedStream.Build(source, blank, channels: 3, Chunk, i => i switch { 4 => 2, 5 => 1, _ => 0 });
         // Channel 2 loses DATA 4: it carries only its STREAM_END (no chunk, no device byte before it: valid for the channel).
         stream.Channels[2] = [.. stream.Channels[2][..Preamble.Size], .. RawStream.StreamEnd(1, 0, 0)];
-        var (feed, receiving) = await StartAsync(stream, [blank], TimeSpan.FromMilliseconds(20), ct);
+        var (feed, receiving) = await StartAsync(stream, [blank], Forever, ct);
         await using var ___ = feed;
         var session = feed.Receiver.Session;
         await feed.FinishAsync(1, ct);
@@ -321,7 +323,96 @@ public sealed class EarlyChunkHoldTests
         Assert.Contains("on wait for epoch 0 sequence 4", e.Message);
         Assert.Equal(MigrationState.Running, blank.GetState());
         Assert.Equal(before, blank.StateDigest);
-        Assert.Equal(0, session.Writers[0].Inbox.HoldingCount);
+        var inbox = session.Writers[0].Inbox;
+        Assert.Equal(0, inbox.HoldingCount);
+        Assert.Equal(0, inbox.HoldTimeouts);
+        Assert.Equal(0, session.EarlyChunksHeldInPlace);
         Assert.Equal(0, session.Store!.Used);
+    }
+
+    /// <summary>
+    /// Two channels; channel 0 carries DEVICE_BEGIN and DATA 1-3, then its STREAM_END (totals of what it carried) and
+    /// a FIN: DATA 4 is lost. Channel 1 carries DATA 5 to DEVICE_END. Either channel 1's loop already holds DATA 5 when
+    /// channel 0 ends (the end wakes it), or channel 0 has ended before channel 1's loop meets DATA 5 (it does not
+    /// hold at all). With the bound longer than the test's deadline only that can end the hold; then the chunks are
+    /// copied and the end of the stream reports the gap (spec §5.4), as it would after the bound.
+    /// </summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task AHoldEndsAtOnceWhenTheOnlyChannelThatCouldDeliverItsPredecessorEndedWithoutIt(bool holdingWhenItEnds)
+    {
+        var ct = Deadline(30);
+        var (source, blank) = Pair("sim:profile=bulk,size=1MiB,seed=39");
+        using var _ = source;
+        using var __ = blank;
+        ulong before = blank.StateDigest;
+        const int Lost = 4;
+        var stream = CraftedStream.Build(source, blank, channels: 2, Chunk, i => i <= Lost ? 0 : 1);
+        // Channel 0 loses DATA 4: cut before it, and its STREAM_END counts the four chunks before (DEVICE_BEGIN, DATA 1-3).
+        ulong deviceBytes = (ulong)Enumerable.Range(1, Lost - 1).Sum(c => stream.Payload(stream.IndexOf(0, c)).Length);
+        stream.Channels[0] = [.. stream.Channels[0][..stream.Pieces[stream.IndexOf(0, Lost)].Start], .. RawStream.StreamEnd(1, Lost, deviceBytes)];
+        var (feed, receiving) = await StartAsync(stream, [blank], Forever, ct);
+        await using var ___ = feed;
+        var session = feed.Receiver.Session;
+        await CraftedStream.Feed.UntilAsync(() => session.Writers.Length == 1, ct);
+        var inbox = session.Writers[0].Inbox;
+        if (holdingWhenItEnds)
+        {
+            await feed.FinishAsync(1, ct);
+            await CraftedStream.Feed.UntilAsync(() => inbox.HoldingCount == 1, ct);
+            await feed.FinishAsync(0, ct);
+        }
+        else
+        {
+            await feed.FinishAsync(0, ct);
+            await CraftedStream.Feed.UntilAsync(() => session.ChannelsReceiving == 1, ct);
+            await feed.FinishAsync(1, ct);
+        }
+
+        var (result, error) = await receiving;
+        Assert.Null(result);
+        var e = Assert.IsType<MigrationException>(error);
+        Assert.Equal(StreamErrorCode.SequenceGap, e.Code);
+        Assert.Contains($"on wait for epoch 0 sequence {Lost}", e.Message);
+        Assert.Equal(MigrationState.Running, blank.GetState());
+        Assert.Equal(before, blank.StateDigest);
+        Assert.Equal(holdingWhenItEnds ? 1 : 0, inbox.StrandedHolds);
+        Assert.Equal(0, inbox.HoldTimeouts);
+        Assert.Equal(0, inbox.HoldingCount);
+        Assert.Equal(0, session.EarlyChunksHeldInPlace);
+        Assert.Equal(0, session.Store!.Used);
+    }
+
+    /// <summary>
+    /// Three channels: channel 1 holds DATA 5 while channel 2, which carries no chunk, ends normally; DATA 4 is still
+    /// to come on channel 0, which is receiving, so the hold goes on (a channel's end alone ends nothing) and DATA 5
+    /// is written from its receive buffer once DATA 4 came.
+    /// </summary>
+    [Fact]
+    public async Task AHoldOutlivesTheEndOfAnotherChannelWhileTheChannelWithItsPredecessorIsStillReceiving()
+    {
+        var ct = Deadline();
+        var (source, blank) = Pair("sim:profile=bulk,size=1MiB,seed=40");
+        using var _ = source;
+        ulong sourceDigest = source.StateDigest;
+        using var destination = new RecordingDevice(blank);
+        var stream = CraftedStream.Build(source, destination, channels: 3, Chunk, i => i == 5 ? 1 : 0);
+        var (feed, receiving) = await StartAsync(stream, [destination], Forever, ct);
+        await using var ___ = feed;
+        var session = feed.Receiver.Session;
+        await feed.FinishAsync(1, ct);
+        await CraftedStream.Feed.UntilAsync(() => session.Writers.Length == 1 && session.Writers[0].Inbox.HoldingCount == 1, ct);
+        var inbox = session.Writers[0].Inbox;
+        await feed.FinishAsync(2, ct);
+        await CraftedStream.Feed.UntilAsync(() => session.ChannelsReceiving == 2, ct);
+        Assert.Equal(0, session.Store!.Used);
+        await feed.FinishAsync(0, ct);
+
+        AssertCompleted(await receiving, stream, (sourceDigest, blank, destination));
+        Assert.InRange(inbox.HeldInPlace, 1, 2);
+        Assert.Equal(0, inbox.StrandedHolds);
+        Assert.Equal(0, inbox.HoldTimeouts);
+        Assert.Equal(0, session.Store.Peak);
     }
 }
