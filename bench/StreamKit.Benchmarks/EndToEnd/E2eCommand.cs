@@ -69,7 +69,7 @@ internal static class E2eCommand
                     runs.Add(run);
                     done++;
                     Console.WriteLine($"  [{done}/{total} {Stopwatch.GetElapsedTime(started):hh\\:mm\\:ss}] rep {rep} {config.Key,-30} {variant,-14} " +
-                        (run.Ok ? $"{run.GBps,6:F3} GB/s  cpu s/GB {run.SenderCpuPerGB:F2}/{run.ReceiverCpuPerGB:F2}  cs/GB {run.Sender!.ContextSwitches / (run.DeviceBytes / 1e9):F0}/{run.Receiver!.ContextSwitches / (run.DeviceBytes / 1e9):F0}  jit {run.Sender.JitSeconds:F2}/{run.Receiver.JitSeconds:F2}s  foreign {run.ForeignCores:F2}  load {run.LoadAverage.Split(' ')[0]}" : $"FAILED: {FirstLine(run.Error)}"));
+                        (run.Ok ? $"{run.GBps,6:F3} GB/s  cpu s/GB {run.SenderCpuPerGB:F2}/{run.ReceiverCpuPerGB:F2}  cs/GB {run.Sender!.ContextSwitches / (run.DeviceBytes / 1e9):F0}/{run.Receiver!.ContextSwitches / (run.DeviceBytes / 1e9):F0}  jit {run.Sender.JitSeconds:F2}/{run.Receiver.JitSeconds:F2}s  foreign {run.ForeignCores:F2}  steal {run.StolenCores:F2}  load {run.LoadAverage.Split(' ')[0]}" : $"FAILED: {FirstLine(run.Error)}"));
                 }
             }
         }
@@ -261,7 +261,7 @@ internal static class E2eCommand
 
     private static E2eRun Complete(E2eRun run, E2eRunSpec spec, double wall, Clocks clock, double senderCpu, double receiverCpu, ChildReport s, ChildReport r)
     {
-        var (busy, parentCpu) = clock.Stop();
+        var (busy, steal, parentCpu) = clock.Stop();
         double gb = r.DeviceBytes / 1e9;
         double chunks = (double)r.DeviceBytes / spec.ChunkSize;
         bool digestMatch = s.Digest == r.Digest && r.DeviceBytes == s.DeviceBytes;
@@ -285,6 +285,7 @@ internal static class E2eCommand
             ReceiverRssStartKiB = r.RssStartKiB,
             SenderPeakRssKiB = s.PeakRssKiB,
             ForeignCores = Math.Max(0, (busy - senderCpu - receiverCpu - parentCpu) / wall),
+            StolenCores = steal / wall,
             Sender = s,
             Receiver = r,
         };
@@ -301,19 +302,22 @@ internal static class E2eCommand
     private sealed class Clocks
     {
         private double _busy;
+        private double _steal;
         private double _self;
         public long Timestamp { get; private set; }
 
         public static Clocks Start()
         {
             using var self = Process.GetCurrentProcess();
-            return new Clocks { _busy = ProcFs.MachineBusySeconds(), _self = self.TotalProcessorTime.TotalSeconds, Timestamp = Stopwatch.GetTimestamp() };
+            var (busy, steal) = ProcFs.MachineCpuSeconds();
+            return new Clocks { _busy = busy, _steal = steal, _self = self.TotalProcessorTime.TotalSeconds, Timestamp = Stopwatch.GetTimestamp() };
         }
 
-        public (double Busy, double Self) Stop()
+        public (double Busy, double Steal, double Self) Stop()
         {
             using var self = Process.GetCurrentProcess();
-            return (ProcFs.MachineBusySeconds() - _busy, self.TotalProcessorTime.TotalSeconds - _self);
+            var (busy, steal) = ProcFs.MachineCpuSeconds();
+            return (busy - _busy, steal - _steal, self.TotalProcessorTime.TotalSeconds - _self);
         }
     }
 }
@@ -350,6 +354,9 @@ internal sealed record E2eRun
 
     /// <summary>(machine busy CPU − our processes' CPU) / wall: cores used by other work during the run.</summary>
     public double ForeignCores { get; init; }
+
+    /// <summary>vCPUs' worth of time the hypervisor gave to others during the run (/proc/stat steal / wall).</summary>
+    public double StolenCores { get; init; }
 
     public string LoadAverage { get; init; } = "";
     public string? Note { get; init; }

@@ -34,6 +34,11 @@ internal sealed record E2eSummary
     public double MedianForeignCores { get; init; }
     public double MaxForeignCores { get; init; }
 
+    /// <summary>Stolen vCPUs (hypervisor steal) during the runs: median and max.</summary>
+    public double MedianStolenCores { get; init; }
+
+    public double MaxStolenCores { get; init; }
+
     /// <summary>1-minute load average at the start of the runs: median and max (the machine is shared).</summary>
     public double MedianLoad { get; init; }
 
@@ -82,6 +87,8 @@ internal static class E2eReport
                     ReceiverRssStartMiB = Median(ok.Select(r => (double)r.ReceiverRssStartKiB)) / 1024.0,
                     MedianForeignCores = Median(ok.Select(r => r.ForeignCores)),
                     MaxForeignCores = ok.Max(r => r.ForeignCores),
+                    MedianStolenCores = Median(ok.Select(r => r.StolenCores)),
+                    MaxStolenCores = ok.Max(r => r.StolenCores),
                     MedianLoad = Median(ok.Select(r => Load1(r.LoadAverage))),
                     MaxLoad = ok.Max(r => Load1(r.LoadAverage)),
                 });
@@ -110,7 +117,7 @@ internal static class E2eReport
     {
         w.WriteLine("GB/s = device state bytes (10^9) per wall second; ×raw = median of per-repetition ratios to raw; cpu = CPU s per GB of device bytes;");
         w.WriteLine("B/chunk = managed bytes allocated per chunk-size of device data between 25 % and 75 % of the stream (whole process); RSS = receiver VmHWM.");
-        w.WriteLine($"{"configuration",-30} {"variant",-14} {"GB/s",6} {"best",6} {"×raw",6} {"wire",5} {"cpu snd",7} {"cpu rcv",7} {"B/chunk snd",11} {"rcv",8} {"RSS MiB",8} {"start",6} {"foreign",7} {"load",9}");
+        w.WriteLine($"{"configuration",-30} {"variant",-14} {"GB/s",6} {"best",6} {"×raw",6} {"wire",5} {"cpu snd",7} {"cpu rcv",7} {"B/chunk snd",11} {"rcv",8} {"RSS MiB",8} {"start",6} {"foreign",7} {"steal",5} {"load",9}");
         string? last = null;
         foreach (var s in summary)
         {
@@ -121,7 +128,7 @@ internal static class E2eReport
                 w.WriteLine($"{s.Config,-30} {s.Variant,-14} all {s.Runs} runs failed");
                 continue;
             }
-            w.WriteLine($"{s.Config,-30} {s.Variant,-14} {s.MedianGBps,6:F3} {s.BestGBps,6:F3} {F(s.RatioToRaw, "F2"),6} {s.WireShare * 100,4:F0}% {s.SenderCpuPerGB,7:F2} {s.ReceiverCpuPerGB,7:F2} {F(s.SenderAllocPerChunk, "F1"),11} {F(s.ReceiverAllocPerChunk, "F1"),8} {(s.ReceiverPeakRssMiB > 0 ? s.ReceiverPeakRssMiB.ToString("F0", CultureInfo.InvariantCulture) : "-"),8} {(s.ReceiverRssStartMiB > 0 ? s.ReceiverRssStartMiB.ToString("F0", CultureInfo.InvariantCulture) : "-"),6} {s.MedianForeignCores,7:F2} {s.MedianLoad,4:F1}/{s.MaxLoad,-4:F1}"
+            w.WriteLine($"{s.Config,-30} {s.Variant,-14} {s.MedianGBps,6:F3} {s.BestGBps,6:F3} {F(s.RatioToRaw, "F2"),6} {s.WireShare * 100,4:F0}% {s.SenderCpuPerGB,7:F2} {s.ReceiverCpuPerGB,7:F2} {F(s.SenderAllocPerChunk, "F1"),11} {F(s.ReceiverAllocPerChunk, "F1"),8} {(s.ReceiverPeakRssMiB > 0 ? s.ReceiverPeakRssMiB.ToString("F0", CultureInfo.InvariantCulture) : "-"),8} {(s.ReceiverRssStartMiB > 0 ? s.ReceiverRssStartMiB.ToString("F0", CultureInfo.InvariantCulture) : "-"),6} {s.MedianForeignCores,7:F2} {s.MedianStolenCores,5:F2} {s.MedianLoad,4:F1}/{s.MaxLoad,-4:F1}"
                 + (s.Failed > 0 ? $"  ({s.Failed} failed)" : ""));
         }
     }
@@ -130,14 +137,14 @@ internal static class E2eReport
 
     public static string Csv(IReadOnlyList<E2eSummary> summary)
     {
-        var b = new StringBuilder("config,chunk,channels,zero,variant,runs,failed,median_gbps,best_gbps,ratio_to_raw,best_ratio_to_raw,wire_share,sender_cpu_s_per_gb,receiver_cpu_s_per_gb,sender_alloc_per_chunk,receiver_alloc_per_chunk,sender_alloc_total_per_chunk,receiver_alloc_total_per_chunk,receiver_peak_rss_mib,receiver_rss_start_mib,median_foreign_cores,max_foreign_cores,median_load1,max_load1\n");
+        var b = new StringBuilder("config,chunk,channels,zero,variant,runs,failed,median_gbps,best_gbps,ratio_to_raw,best_ratio_to_raw,wire_share,sender_cpu_s_per_gb,receiver_cpu_s_per_gb,sender_alloc_per_chunk,receiver_alloc_per_chunk,sender_alloc_total_per_chunk,receiver_alloc_total_per_chunk,receiver_peak_rss_mib,receiver_rss_start_mib,median_foreign_cores,max_foreign_cores,median_stolen_cores,max_stolen_cores,median_load1,max_load1\n");
         foreach (var s in summary)
         {
             string[] fields =
             [
                 s.Config, I(s.ChunkSize), I(s.Channels), D(s.Zero), s.Variant, I(s.Runs), I(s.Failed), D(s.MedianGBps), D(s.BestGBps), D(s.RatioToRaw), D(s.BestRatioToRaw),
                 D(s.WireShare), D(s.SenderCpuPerGB), D(s.ReceiverCpuPerGB), D(s.SenderAllocPerChunk), D(s.ReceiverAllocPerChunk), D(s.SenderAllocTotalPerChunk),
-                D(s.ReceiverAllocTotalPerChunk), D(s.ReceiverPeakRssMiB), D(s.ReceiverRssStartMiB), D(s.MedianForeignCores), D(s.MaxForeignCores), D(s.MedianLoad), D(s.MaxLoad),
+                D(s.ReceiverAllocTotalPerChunk), D(s.ReceiverPeakRssMiB), D(s.ReceiverRssStartMiB), D(s.MedianForeignCores), D(s.MaxForeignCores), D(s.MedianStolenCores), D(s.MaxStolenCores), D(s.MedianLoad), D(s.MaxLoad),
             ];
             b.AppendLine(string.Join(',', fields.Select(f => f.Contains(',') ? $"\"{f}\"" : f)));
         }
