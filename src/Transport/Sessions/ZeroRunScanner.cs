@@ -1,3 +1,6 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
 namespace StreamKit.Transport;
 
 /// <summary>
@@ -7,6 +10,8 @@ namespace StreamKit.Transport;
 /// <see cref="Probe"/>-aligned block of half its minimum length, so the scan tests one block per
 /// <see cref="Probe"/> bytes (non-zero data fails on its first bytes) and only measures the exact run
 /// around a block that is all zero. Vectorised by <c>IndexOfAnyExcept</c>; allocates nothing.
+/// Non-zero data nearly always fails on its first word, which is tested inline: the vectorised call
+/// per 2 KiB block cost 2 % of the pump thread on state without zero pages (perf, 1 MiB reads).
 /// </summary>
 internal static class ZeroRunScanner
 {
@@ -23,9 +28,10 @@ internal static class ZeroRunScanner
     /// </summary>
     internal static int Next(ReadOnlySpan<byte> data, int from, out int length)
     {
+        ref byte first = ref MemoryMarshal.GetReference(data);
         for (int block = (from + Probe - 1) / Probe * Probe; block + Probe <= data.Length; block += Probe)
         {
-            if (data.Slice(block, Probe).ContainsAnyExcept((byte)0)) continue;
+            if (Unsafe.ReadUnaligned<ulong>(ref Unsafe.Add(ref first, block)) != 0 || data.Slice(block, Probe).ContainsAnyExcept((byte)0)) continue;
             int start = from + data[from..block].LastIndexOfAnyExcept((byte)0) + 1;
             int after = data[(block + Probe)..].IndexOfAnyExcept((byte)0);
             int end = after < 0 ? data.Length : block + Probe + after;
