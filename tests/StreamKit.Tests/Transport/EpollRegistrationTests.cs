@@ -79,22 +79,24 @@ public class EpollRegistrationTests
     }
 
     [Theory]
-    [InlineData(1)]
-    [InlineData(2)]
-    public async Task NoChannelOfAMigrationOverTcpIsWatchedByTheRuntimesEpoll(int channels)
+    [InlineData(1, 1)]
+    [InlineData(2, 1)]
+    [InlineData(1, 2)]
+    [InlineData(2, 3)]
+    public async Task NoChannelOfAMigrationOverTcpIsWatchedByTheRuntimesEpoll(int channels, int deviceCount)
     {
-        // Checked while the destination is half written: by then the return path has carried ACKs and WINDOWs for a
-        // while, channel 0 has been read and written both ways, and every registration (which is for good) has happened.
-        var (source, destination) = SessionTestKit.Pair($"sim:profile=bulk,size=32MiB,seed={50 + channels},zero=0");
-        using (source)
-        using (destination)
+        // Checked while the first destination is half written: by then the return path has carried ACKs and WINDOWs for
+        // a while, channel 0 has been read and written both ways, and every registration (which is for good) has happened.
+        // Several devices make the channels' loops send queued chunks (a pump finds the channel busy with another's).
+        var pairs = Enumerable.Range(0, deviceCount).Select(i => SessionTestKit.Pair($"sim:profile=bulk,size=32MiB,seed={50 + 4 * channels + i},zero=0")).ToArray();
+        try
         {
-            ulong digest = source.StateDigest;
+            var digests = pairs.Select(p => p.Source.StateDigest).ToArray();
             MigrationSender? sender = null;
             MigrationReceiver? receiver = null;
             List<string>? watched = null;
             int checkedFds = 0;
-            var probe = new ProbeDevice(destination, atBytes: 16 << 20, () =>
+            var probe = new ProbeDevice(pairs[0].Destination, atBytes: 16 << 20, () =>
             {
                 var sides = Volatile.Read(ref sender)!.Session.Channels.Select(c => ("sender", c.Connection))
                     .Concat(Volatile.Read(ref receiver)!.Session.Group!.Channels.Select(c => ("receiver", c)))
@@ -104,11 +106,21 @@ public class EpollRegistrationTests
                 watched = sides.Select((s, i) => (s, i)).Where(x => epoll.Contains(x.s.Fd))
                     .Select(x => $"{x.s.Side} channel {x.i % channels} (fd {x.s.Fd})").ToList();
             });
-            var outcome = await SessionTestKit.RunAsync(source, probe, SessionTestKit.Sender(), SessionTestKit.Receiver(), SessionTestKit.LoopbackTcp(), channels,
+            var devices = pairs.Select((p, i) => ((ushort)(i + 1), (IMigrationDevice)p.Source, i == 0 ? probe : (IMigrationDevice)p.Destination)).ToList();
+            var outcome = await SessionTestKit.RunAsync(devices, SessionTestKit.Sender(), SessionTestKit.Receiver(), SessionTestKit.LoopbackTcp(), channels,
                 started: (s, r) => (sender, receiver) = (s, r));
-            SessionTestKit.AssertMigrated(outcome, source, destination, digest);
+            for (int i = 0; i < pairs.Length; i++)
+                SessionTestKit.AssertMigrated(outcome, pairs[i].Source, pairs[i].Destination, digests[i]);
             Assert.Equal(2 * channels, checkedFds);
             Assert.Empty(watched!);
+        }
+        finally
+        {
+            foreach (var (source, destination) in pairs)
+            {
+                source.Dispose();
+                destination.Dispose();
+            }
         }
     }
 
