@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using StreamKit.Transport.Rdma;
 using StreamKit.Wire;
 
 namespace StreamKit.Transport;
@@ -34,8 +33,7 @@ internal sealed class ChannelSender
 {
     private readonly object _queueGate = new();
     private readonly Item[] _ring;
-    private readonly AsyncSignal _signal = new();        // wakes the async loop
-    private readonly ManualResetEventSlim? _wakeThread;  // wakes the loop's own thread (null: the loop is async)
+    private readonly LoopSignal _signal;
     private readonly byte[] _endBuffer = GC.AllocateUninitializedArray<byte>(ChunkHeader.Size + WireLimits.MaxRecordLength + 64, pinned: true);
     private readonly byte[] _keepaliveBuffer = GC.AllocateUninitializedArray<byte>(ChunkHeader.Size, pinned: true);
     private readonly TimeSpan _keepalive;
@@ -62,7 +60,7 @@ internal sealed class ChannelSender
         Sink = sink;
         _ring = new Item[queueCapacity];
         _keepalive = keepalive;
-        if (connection.CanSendBlocking) _wakeThread = new ManualResetEventSlim(false, spinCount: 0);
+        _signal = new LoopSignal(onThread: connection.CanSendBlocking);
     }
 
     internal int Index { get; }
@@ -108,7 +106,7 @@ internal sealed class ChannelSender
             }
         }
         owner?.ReturnBuffer(buffer); // the loop has stopped (failure): nothing will be sent
-        Wake();
+        _signal.Set();
     }
 
     /// <summary>
@@ -133,7 +131,7 @@ internal sealed class ChannelSender
             }
         }
         owner?.ReturnBuffer(buffer);
-        Wake();
+        _signal.Set();
         return false;
     }
 
@@ -163,7 +161,7 @@ internal sealed class ChannelSender
             Volatile.Write(ref _inlineSends, _inlineSends + 1);
             OnSent(length);
             owner?.ReturnBuffer(buffer);
-            if (ReleaseToken()) Wake();
+            if (ReleaseToken()) _signal.Set();
             return;
         }
         bool handedOff = false;
@@ -176,7 +174,7 @@ internal sealed class ChannelSender
                 handedOff = true;
             }
         }
-        if (handedOff) Wake();
+        if (handedOff) _signal.Set();
         else _ = FinishAbandonedAsync(send, new Item(buffer, length, owner, false)); // the loop has stopped (failure)
     }
 
@@ -238,11 +236,7 @@ internal sealed class ChannelSender
     }
 
     /// <summary>Wakes the loop (something to send, or the keepalive check).</summary>
-    internal void Wake()
-    {
-        if (_wakeThread is { } thread) thread.Set();
-        else _signal.Set();
-    }
+    internal void Wake() => _signal.Set();
 
     /// <summary>Ends the channel: STREAM_END is queued behind everything already queued, and the loop ends after sending it.</summary>
     internal void EndStream()
@@ -268,7 +262,7 @@ internal sealed class ChannelSender
     /// the socket with the runtime's epoll thread for good, and every later readiness edge of the bulk stream on it
     /// wakes that thread and a thread-pool worker. The task completes when the loop has ended.
     /// </remarks>
-    internal Task RunAsync(SessionFailure failure, Task? peerAnswer) => _wakeThread is null
+    internal Task RunAsync(SessionFailure failure, Task? peerAnswer) => !_signal.OnThread
         ? Run(async: true, failure, peerAnswer)
         : DedicatedThread.Run($"streamkit-send-{Index}", () => Run(async: false, failure, peerAnswer).GetAwaiter().GetResult());
 
@@ -286,15 +280,8 @@ internal sealed class ChannelSender
                 if (!handedOff && !TryDequeue(out item))
                 {
                     if (Stopwatch.GetElapsedTime(Volatile.Read(ref _lastSend)) >= _keepalive) await SendKeepaliveAsync(async).ConfigureAwait(false);
-                    if (async)
-                    {
-                        await _signal.WaitAsync(failure.Token).ConfigureAwait(false);
-                    }
-                    else
-                    {
-                        _wakeThread!.Wait(failure.Token);
-                        _wakeThread.Reset(); // before the queue is checked again: a hand-over from here on sets it anew
-                    }
+                    if (async) await _signal.WaitAsync(failure.Token).ConfigureAwait(false);
+                    else _signal.Wait(Timeout.InfiniteTimeSpan, failure.Token);
                     continue;
                 }
                 try

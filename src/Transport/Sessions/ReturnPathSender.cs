@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Diagnostics;
-using StreamKit.Transport.Rdma;
 using StreamKit.Wire;
 
 namespace StreamKit.Transport;
@@ -23,8 +22,7 @@ internal sealed class ReturnPathSender
     private readonly ReceiverSession _session;
     private readonly ArrayBufferWriter<byte> _out = new(4096);
     private readonly ReturnPathWriter _writer;
-    private readonly AsyncSignal _signal = new();             // wakes the async loop
-    private readonly ManualResetEventSlim? _wakeThread;       // wakes the loop's own thread (null: the loop is async)
+    private readonly LoopSignal _signal;
     private readonly TimeSpan _keepalive;
     private readonly TimeSpan _tick;
     private readonly long _windowStep;
@@ -43,7 +41,7 @@ internal sealed class ReturnPathSender
         _connection = connection;
         _keepalive = keepalive;
         _tick = TimeSpan.FromMilliseconds(50) < keepalive / 2 ? TimeSpan.FromMilliseconds(50) : keepalive / 2;
-        if (connection.CanSendBlocking) _wakeThread = new ManualResetEventSlim(false, spinCount: 0);
+        _signal = new LoopSignal(onThread: connection.CanSendBlocking);
         _windowStep = Math.Max(1, (long)window / 16);
         _acked = new (uint, ulong, long)[session.Writers.Length];
         for (int i = 0; i < _acked.Length; i++) _acked[i] = (0, 0, 0);
@@ -54,23 +52,19 @@ internal sealed class ReturnPathSender
     internal Task Done => _done.Task;
 
     /// <summary>Something changed (bytes written, consumed, a device state): re-evaluate what is due.</summary>
-    internal void Notify()
-    {
-        if (_wakeThread is { } thread) thread.Set();
-        else _signal.Set();
-    }
+    internal void Notify() => _signal.Set();
 
     /// <summary>Consumed bytes moved by <paramref name="total"/>: wake the loop when a window step passed.</summary>
     internal void OnConsumed(long total)
     {
-        if (total - Volatile.Read(ref _reportedConsumed) >= _windowStep) Notify();
+        if (total - Volatile.Read(ref _reportedConsumed) >= _windowStep) _signal.Set();
     }
 
     /// <summary>Ends the return path with FINAL_ACK after the last ACKs.</summary>
     internal void Finish(FinalAckRecord record)
     {
         lock (_gate) _final ??= record;
-        Notify();
+        _signal.Set();
     }
 
     /// <summary>Ends the return path with ERROR (the devices were reset already).</summary>
@@ -80,7 +74,7 @@ internal sealed class ReturnPathSender
         {
             if (_final is null) _error ??= ReasonRecord.Create(reason, text);
         }
-        Notify();
+        _signal.Set();
     }
 
     /// <summary>
@@ -89,7 +83,7 @@ internal sealed class ReturnPathSender
     /// an async send that has to wait registers channel 0 with the runtime's epoll thread for good, and each
     /// wake-up of an async loop is a thread-pool hop. The task completes when the loop has ended.
     /// </summary>
-    internal Task RunAsync(CancellationToken stop) => _wakeThread is null
+    internal Task RunAsync(CancellationToken stop) => !_signal.OnThread
         ? Run(async: true, stop)
         : DedicatedThread.Run("streamkit-return-send", () => Run(async: false, stop).GetAwaiter().GetResult());
 
@@ -115,15 +109,8 @@ internal sealed class ReturnPathSender
                     await _connection.CompleteSendAsync().ConfigureAwait(false); // a socket's completes inline
                     return;
                 }
-                if (async)
-                {
-                    await _signal.WaitAsync(stop).ConfigureAwait(false);
-                }
-                else
-                {
-                    _wakeThread!.Wait(_tick, stop);
-                    _wakeThread.Reset(); // before Compose: a change notified from here on is seen by the next pass
-                }
+                if (async) await _signal.WaitAsync(stop).ConfigureAwait(false);
+                else _signal.Wait(_tick, stop);
                 terminal = Compose();
             }
         }
