@@ -152,6 +152,12 @@ internal abstract class TransportConnection : IAsyncDisposable
     }
 
     /// <summary>
+    /// True when <see cref="TrySendBlocking"/> sends on this connection (a TCP or Unix socket without a bandwidth
+    /// limit); a send loop that sees it can run on a thread of its own, as a raw blocking <c>send</c> loop does.
+    /// </summary>
+    internal bool CanSendBlocking => CanSend && CanSendBlockingCore && _settings.Bandwidth is null;
+
+    /// <summary>
     /// Sends one buffer on the calling thread, returning once every byte was handed to the transport
     /// (as a blocking <c>send</c> does: the thread sleeps in the kernel while the socket buffer is full),
     /// when the connection can do that: a TCP or Unix socket without a bandwidth limit. Otherwise it sends
@@ -163,7 +169,7 @@ internal abstract class TransportConnection : IAsyncDisposable
     /// <exception cref="TransportException">The connection failed, timed out, or had been aborted.</exception>
     public bool TrySendBlocking(ReadOnlySpan<byte> data)
     {
-        if (!CanSendBlockingCore || _settings.Bandwidth is not null) return false;
+        if (!CanSendBlocking) return false;
         EnterSend();
         try
         {

@@ -55,6 +55,15 @@ internal static class SocketFactory
     }
 
     /// <summary>Connects one socket to a tcp or unix address within the connect timeout.</summary>
+    /// <remarks>
+    /// No connect leaves the socket registered with the runtime's epoll thread: an async operation that has to
+    /// wait registers its socket for good, after which every readiness edge of the bulk stream (data, ACKs
+    /// freeing send space) wakes that thread and a thread-pool worker, although the channel's sends and
+    /// receives are blocking calls that never use them. A non-blocking TCP connect always waits (EINPROGRESS),
+    /// so TCP connects with a blocking <c>connect</c> on a thread of its own (<see cref="ConnectBlockingAsync"/>).
+    /// A Unix connect never waits (it succeeds, is refused, or fails at once when the listener's backlog is
+    /// full), so its async form completes inline and registers nothing. DNS involves no socket and stays async.
+    /// </remarks>
     /// <exception cref="TransportException">Refused, unreachable, timed out, or bad address.</exception>
     public static async Task<Socket> ConnectAsync(TransportAddress address, TransportOptions options, CancellationToken cancellationToken)
     {
@@ -78,7 +87,7 @@ internal static class SocketFactory
                 var socket = Create(ip.AddressFamily, options);
                 try
                 {
-                    await socket.ConnectAsync(new IPEndPoint(ip, address.Port), deadline.Token).ConfigureAwait(false);
+                    await ConnectBlockingAsync(socket, new IPEndPoint(ip, address.Port), deadline.Token).ConfigureAwait(false);
                     return socket;
                 }
                 catch (SocketException e)
@@ -103,6 +112,29 @@ internal static class SocketFactory
         {
             throw new TransportException(TransportErrors.Classify(e.SocketErrorCode), $"connect failed: {e.Message} ({e.SocketErrorCode})", target, e);
         }
+    }
+
+    /// <summary>
+    /// A blocking <c>connect</c> of a fresh socket (whose fd .NET still keeps blocking: the call is the plain
+    /// syscall, no epoll registration) on a thread of its own. The deadline or a cancellation disposes the
+    /// socket, which on Linux aborts the pending connect (the runtime disconnects a socket closed while a call
+    /// on it blocks); the caller then gets <see cref="OperationCanceledException"/>, as from an async connect.
+    /// </summary>
+    private static async Task ConnectBlockingAsync(Socket socket, EndPoint endPoint, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var connecting = DedicatedThread.Run("streamkit-connect", () => socket.Connect(endPoint));
+        try
+        {
+            using (cancellationToken.UnsafeRegister(static s => ((Socket)s!).Dispose(), socket))
+                await connecting.ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException && cancellationToken.IsCancellationRequested)
+        {
+            throw new OperationCanceledException("the connect was cancelled", e, cancellationToken);
+        }
+        // Cancelled just as the connect completed: the socket may be disposed already.
+        cancellationToken.ThrowIfCancellationRequested();
     }
 
     private static async Task<Socket> ConnectUnixAsync(string path, TransportOptions options, CancellationToken cancellationToken)

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using StreamKit.Transport.Rdma;
 using StreamKit.Wire;
 
 namespace StreamKit.Transport;
@@ -12,11 +11,12 @@ internal interface IChunkBufferOwner
 
 /// <summary>
 /// One forward channel of a sender: its <see cref="ChunkWriter"/> (numbering, CRC, codec decisions),
-/// a FIFO of encoded chunks, and the async loop that sends them in order with one gather-free send per
-/// chunk (header and payload are contiguous in the pump's pinned buffer). Producers (device pumps)
-/// encode and hand over under <see cref="WriterLock"/>, so a device's (epoch, sequence) order on the
-/// channel is the order of hand-over. While the channel has nothing to send it sends an empty PADDING
-/// every <c>keepalive</c>, so the receiver's idle timeout only fires when the sender is really gone.
+/// a FIFO of encoded chunks, and the loop that sends them in order (on a socket a thread of its own with
+/// blocking sends, else async) with one gather-free send per chunk (header and payload are contiguous in
+/// the pump's pinned buffer). Producers (device pumps) encode and hand over under <see cref="WriterLock"/>,
+/// so a device's (epoch, sequence) order on the channel is the order of hand-over. While the channel has
+/// nothing to send it sends an empty PADDING every <c>keepalive</c>, so the receiver's idle timeout only
+/// fires when the sender is really gone.
 /// <para>
 /// Inline sends: one send at a time holds the connection (the send token, <c>_sending</c>). A chunk
 /// handed over while nothing is queued and the token is free is sent by the producer itself
@@ -33,7 +33,7 @@ internal sealed class ChannelSender
 {
     private readonly object _queueGate = new();
     private readonly Item[] _ring;
-    private readonly AsyncSignal _signal = new();
+    private readonly LoopSignal _signal;
     private readonly byte[] _endBuffer = GC.AllocateUninitializedArray<byte>(ChunkHeader.Size + WireLimits.MaxRecordLength + 64, pinned: true);
     private readonly byte[] _keepaliveBuffer = GC.AllocateUninitializedArray<byte>(ChunkHeader.Size, pinned: true);
     private readonly TimeSpan _keepalive;
@@ -60,6 +60,7 @@ internal sealed class ChannelSender
         Sink = sink;
         _ring = new Item[queueCapacity];
         _keepalive = keepalive;
+        _signal = new LoopSignal(onThread: connection.CanSendBlocking);
     }
 
     internal int Index { get; }
@@ -234,7 +235,7 @@ internal sealed class ChannelSender
         Volatile.Write(ref _bytesSent, _bytesSent + length);
     }
 
-    /// <summary>Wakes the loop (keepalive check).</summary>
+    /// <summary>Wakes the loop (something to send, or the keepalive check).</summary>
     internal void Wake() => _signal.Set();
 
     /// <summary>Ends the channel: STREAM_END is queued behind everything already queued, and the loop ends after sending it.</summary>
@@ -255,7 +256,18 @@ internal sealed class ChannelSender
     /// </summary>
     /// <param name="failure">The session's failure.</param>
     /// <param name="peerAnswer">Completes when the return path ended (its ERROR explains a send failure better than the send error).</param>
-    internal async Task RunAsync(SessionFailure failure, Task? peerAnswer)
+    /// <remarks>
+    /// On a TCP or Unix socket the loop runs on a thread of its own and sends blocking, as the producers' inline
+    /// sends do: an async send that has to wait (a queued chunk, when several devices feed the channel) registers
+    /// the socket with the runtime's epoll thread for good, and every later readiness edge of the bulk stream on it
+    /// wakes that thread and a thread-pool worker. The task completes when the loop has ended.
+    /// </remarks>
+    internal Task RunAsync(SessionFailure failure, Task? peerAnswer) => !_signal.OnThread
+        ? Run(async: true, failure, peerAnswer)
+        : DedicatedThread.Run($"streamkit-send-{Index}", () => Run(async: false, failure, peerAnswer).GetAwaiter().GetResult());
+
+    /// <summary>The loop; with <paramref name="async"/> false it waits and sends blocking (only the failure path may still await).</summary>
+    private async Task Run(bool async, SessionFailure failure, Task? peerAnswer)
     {
         try
         {
@@ -267,13 +279,14 @@ internal sealed class ChannelSender
                 bool handedOff = TryTakeHandedOff(out var send, out var item);
                 if (!handedOff && !TryDequeue(out item))
                 {
-                    if (Stopwatch.GetElapsedTime(Volatile.Read(ref _lastSend)) >= _keepalive) await SendKeepaliveAsync().ConfigureAwait(false);
-                    await _signal.WaitAsync(failure.Token).ConfigureAwait(false);
+                    if (Stopwatch.GetElapsedTime(Volatile.Read(ref _lastSend)) >= _keepalive) await SendKeepaliveAsync(async).ConfigureAwait(false);
+                    if (async) await _signal.WaitAsync(failure.Token).ConfigureAwait(false);
+                    else _signal.Wait(Timeout.InfiniteTimeSpan, failure.Token);
                     continue;
                 }
                 try
                 {
-                    if (!handedOff) send = Connection.SendAsync(item.Buffer.AsMemory(0, item.Length));
+                    if (!handedOff) send = SendQueued(async, item.Buffer.AsMemory(0, item.Length));
                     await send.ConfigureAwait(false);
                     if (handedOff) Volatile.Write(ref _handedOffSends, _handedOffSends + 1);
                     else Volatile.Write(ref _queuedSends, _queuedSends + 1);
@@ -309,7 +322,15 @@ internal sealed class ChannelSender
         }
     }
 
-    private async ValueTask SendKeepaliveAsync()
+    /// <summary>Sends a buffer the loop holds the send token for: blocking on the loop's own thread, else async.</summary>
+    private ValueTask SendQueued(bool async, ReadOnlyMemory<byte> data)
+    {
+        if (async) return Connection.SendAsync(data);
+        Connection.TrySendBlocking(data.Span);
+        return ValueTask.CompletedTask;
+    }
+
+    private async ValueTask SendKeepaliveAsync(bool async)
     {
         int length;
         lock (WriterLock)
@@ -326,7 +347,7 @@ internal sealed class ChannelSender
         }
         try
         {
-            await Connection.SendAsync(_keepaliveBuffer.AsMemory(0, length)).ConfigureAwait(false);
+            await SendQueued(async, _keepaliveBuffer.AsMemory(0, length)).ConfigureAwait(false);
             OnSent(length);
         }
         finally

@@ -226,7 +226,6 @@ internal sealed class ReceiverSession
         Volatile.Write(ref _startedAt, Stopwatch.GetTimestamp());
         using var loopsStop = new CancellationTokenSource();
         using var progressTimer = new Timer(static s => ((ReceiverSession)s!).RaiseProgress(), this, TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(100));
-        Timer? returnTimer = null;
         Task[] loopTasks = [];
         Task[] writerTasks = [];
         Task? returnTask = null;
@@ -266,8 +265,6 @@ internal sealed class ReceiverSession
                 var keepalive = SenderSession.KeepaliveInterval(Options.Transport);
                 _returnPath = new ReturnPathSender(this, group[0], first, Options.MaxPayload, (ulong)window, keepalive);
                 returnTask = _returnPath.RunAsync(loopsStop.Token);
-                var tick = TimeSpan.FromMilliseconds(50) < keepalive / 2 ? TimeSpan.FromMilliseconds(50) : keepalive / 2;
-                returnTimer = new Timer(static s => ((ReturnPathSender)s!).Notify(), _returnPath, tick, tick);
             }
             _phase = MigrationPhase.PreCopy;
             writerTasks = Writers.Select(w => DedicatedThread.Run($"streamkit-writer-{w.Id}", w.Run)).ToArray();
@@ -292,7 +289,6 @@ internal sealed class ReceiverSession
                 ThrowIfFailed();
             }
             _phase = MigrationPhase.Completed;
-            returnTimer?.Dispose();
             long wire = group.BytesReceived;
             await group.DisposeAsync().ConfigureAwait(false);
             MigrationMetrics.Finished(sender: false, completed: true);
@@ -307,7 +303,6 @@ internal sealed class ReceiverSession
             // The channels drain until the sender, having read ERROR, closes them; then nothing is reset under the ERROR.
             if (loopTasks.Length > 0) await Task.WhenAny(Task.WhenAll(loopTasks), Task.Delay(ErrorSendTimeout)).ConfigureAwait(false);
             loopsStop.Cancel();
-            returnTimer?.Dispose();
             // Their faults are already the recorded failure: observe them, never let one replace the typed failure.
             if (loopTasks.Length > 0) await Observe(Task.WhenAll(loopTasks)).ConfigureAwait(false);
             if (returnTask is not null) await Observe(returnTask).ConfigureAwait(false);
@@ -319,7 +314,6 @@ internal sealed class ReceiverSession
         }
         finally
         {
-            returnTimer?.Dispose();
             Failure.Dispose();
         }
     }

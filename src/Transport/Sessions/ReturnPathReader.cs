@@ -81,8 +81,19 @@ internal sealed class ReturnPathReader
         }
     }
 
-    /// <summary>Reads until FINAL_ACK or ERROR. <paramref name="stop"/> (not the session failure: the ABORT must still go out on channel 0) tears it down.</summary>
-    internal async Task RunAsync(CancellationToken stop)
+    /// <summary>
+    /// Reads until FINAL_ACK or ERROR. <paramref name="stop"/> (not the session failure: the ABORT must still go out on channel 0) tears it down.
+    /// On a TCP or Unix socket the loop runs on a thread of its own with blocking receives: a pending async
+    /// receive registers channel 0 with the runtime's epoll thread for good, and then every ACK and every
+    /// send-space edge of the bulk stream on channel 0 wakes that thread and a thread-pool worker. The
+    /// task completes when the loop has ended.
+    /// </summary>
+    internal Task RunAsync(CancellationToken stop) => _connection.CanReceiveBlocking
+        ? DedicatedThread.Run("streamkit-return-read", () => Run(async: false, stop).GetAwaiter().GetResult())
+        : Run(async: true, stop);
+
+    /// <summary>The loop; with <paramref name="async"/> false every receive blocks the calling thread and the task is complete on return.</summary>
+    private async Task Run(bool async, CancellationToken stop)
     {
         using var pool = new PinnedBufferPool(1 << 20, 64 << 10);
         using var window = new ReceiveWindow(_connection, pool, 64 << 10);
@@ -93,7 +104,10 @@ internal sealed class ReturnPathReader
             long needed = StreamKit.Wire.Preamble.Size;
             while (true)
             {
-                var result = await window.ReadAtLeastAsync((int)Math.Min(needed, window.MaxReadAhead), stop).ConfigureAwait(false);
+                int minimum = (int)Math.Min(needed, window.MaxReadAhead);
+                var result = async
+                    ? await window.ReadAtLeastAsync(minimum, stop).ConfigureAwait(false)
+                    : window.ReadAtLeast(minimum, stop);
                 var buffer = result.Buffer;
                 if (!reader.HasPreamble && reader.TryReadPreamble(ref buffer, out var preamble))
                 {

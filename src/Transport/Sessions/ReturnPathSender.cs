@@ -1,13 +1,13 @@
 using System.Buffers;
 using System.Diagnostics;
-using StreamKit.Transport.Rdma;
 using StreamKit.Wire;
 
 namespace StreamKit.Transport;
 
 /// <summary>
-/// The receiver's return path (the reverse direction of channel 0), written by one async loop from
-/// state rather than from a queue: each wake-up it writes what is due — ACKs of devices whose written
+/// The receiver's return path (the reverse direction of channel 0), written by one loop from state
+/// rather than from a queue (on a socket it owns a thread and sends blocking, else it is async): each
+/// wake-up (a notification, or a tick for the time-based duties) it writes what is due — ACKs of devices whose written
 /// position moved (at least every 100 ms or 16 MiB), a WINDOW when enough bytes were consumed, the
 /// SWITCHOVER_ACK (preceded by an ACK of every pre-copy device's current epoch) each time its
 /// condition becomes true, a PADDING keepalive when nothing else went out for a while — and sends it
@@ -22,8 +22,9 @@ internal sealed class ReturnPathSender
     private readonly ReceiverSession _session;
     private readonly ArrayBufferWriter<byte> _out = new(4096);
     private readonly ReturnPathWriter _writer;
-    private readonly AsyncSignal _signal = new();
+    private readonly LoopSignal _signal;
     private readonly TimeSpan _keepalive;
+    private readonly TimeSpan _tick;
     private readonly long _windowStep;
     private readonly (uint Epoch, ulong Written, long At)[] _acked;
     private readonly object _gate = new();
@@ -39,6 +40,8 @@ internal sealed class ReturnPathSender
         _session = session;
         _connection = connection;
         _keepalive = keepalive;
+        _tick = TimeSpan.FromMilliseconds(50) < keepalive / 2 ? TimeSpan.FromMilliseconds(50) : keepalive / 2;
+        _signal = new LoopSignal(onThread: connection.CanSendBlocking);
         _windowStep = Math.Max(1, (long)window / 16);
         _acked = new (uint, ulong, long)[session.Writers.Length];
         for (int i = 0; i < _acked.Length; i++) _acked[i] = (0, 0, 0);
@@ -74,28 +77,41 @@ internal sealed class ReturnPathSender
         _signal.Set();
     }
 
-    /// <summary>Sends the preamble, then whatever is due until the terminal chunk. Sends are not cancelled (ERROR must still get out); <paramref name="stop"/> ends the waits.</summary>
-    internal async Task RunAsync(CancellationToken stop)
+    /// <summary>
+    /// Sends the preamble, then whatever is due until the terminal chunk. Sends are not cancelled (ERROR must still get out); <paramref name="stop"/> ends the waits.
+    /// On a TCP or Unix socket the loop runs on a thread of its own and sends blocking (<see cref="TransportConnection.TrySendBlocking"/>):
+    /// an async send that has to wait registers channel 0 with the runtime's epoll thread for good, and each
+    /// wake-up of an async loop is a thread-pool hop. The task completes when the loop has ended.
+    /// </summary>
+    internal Task RunAsync(CancellationToken stop) => !_signal.OnThread
+        ? Run(async: true, stop)
+        : DedicatedThread.Run("streamkit-return-send", () => Run(async: false, stop).GetAwaiter().GetResult());
+
+    /// <summary>The loop; with <paramref name="async"/> false it waits and sends blocking and the task is complete on return.</summary>
+    private async Task Run(bool async, CancellationToken stop)
     {
+        // Time-based duties (ACK interval, keepalive) need a wake-up every tick: a timer for the async loop, the wait's timeout for the thread.
+        using var ticker = async ? new Timer(static s => ((ReturnPathSender)s!).Notify(), this, _tick, _tick) : null;
         try
         {
-            await _connection.SendAsync(_out.WrittenMemory).ConfigureAwait(false); // the preamble
-            _out.ResetWrittenCount();
+            bool terminal = false; // the preamble is in the buffer already: the first pass sends it
             while (true)
             {
-                await _signal.WaitAsync(stop).ConfigureAwait(false);
-                bool terminal = Compose();
                 if (_out.WrittenCount > 0)
                 {
-                    await _connection.SendAsync(_out.WrittenMemory).ConfigureAwait(false);
+                    if (async) await _connection.SendAsync(_out.WrittenMemory).ConfigureAwait(false);
+                    else _connection.TrySendBlocking(_out.WrittenSpan);
                     _out.ResetWrittenCount();
                     Volatile.Write(ref _lastSend, Stopwatch.GetTimestamp());
                 }
                 if (terminal)
                 {
-                    await _connection.CompleteSendAsync().ConfigureAwait(false);
+                    await _connection.CompleteSendAsync().ConfigureAwait(false); // a socket's completes inline
                     return;
                 }
+                if (async) await _signal.WaitAsync(stop).ConfigureAwait(false);
+                else _signal.Wait(_tick, stop);
+                terminal = Compose();
             }
         }
         catch (Exception e) when (e is OperationCanceledException || _session.Failure.IsFailed)

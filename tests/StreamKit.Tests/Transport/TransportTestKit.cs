@@ -222,6 +222,37 @@ internal static class TransportTestKit
         }
     }
 
+    /// <summary>
+    /// Target fds of every epoll instance this process holds (the "tfd:" lines of /proc/self/fdinfo): a socket the
+    /// runtime registered with its epoll thread (which it does the first time an async operation on it has to wait) is in it.
+    /// </summary>
+    public static HashSet<int> FdsWatchedByEpoll()
+    {
+        var watched = new HashSet<int>();
+        foreach (var link in Directory.EnumerateFileSystemEntries("/proc/self/fd"))
+        {
+            try
+            {
+                if (new FileInfo(link).LinkTarget != "anon_inode:[eventpoll]") continue;
+                foreach (var line in File.ReadLines($"/proc/self/fdinfo/{Path.GetFileName(link)}"))
+                {
+                    if (!line.StartsWith("tfd:", StringComparison.Ordinal)) continue;
+                    var fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                    watched.Add(int.Parse(fields[1], System.Globalization.CultureInfo.InvariantCulture));
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // An fd that closed while we looked (other tests run in parallel).
+            }
+        }
+        return watched;
+    }
+
+    /// <summary>The fd of a socket connection (the number the epoll lists name).</summary>
+    public static int FdOf(TransportConnection connection) =>
+        (int)Assert.IsType<SocketConnection>(connection).Socket.SafeHandle.DangerousGetHandle();
+
     public static int FreeTcpPort()
     {
         using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
