@@ -28,6 +28,8 @@ public sealed class ChunkReader
     private bool _lz4Announced;
     private bool _hasPending;
     private ChunkHeader _pending;
+    private long _hashedBytes; // leading payload bytes of the pending chunk already in _hashedCrc
+    private uint _hashedCrc;
 
     /// <summary>Creates a reader with the given local limits (defaults if null).</summary>
     public ChunkReader(ChunkReaderOptions? options = null) => _options = options ?? new ChunkReaderOptions();
@@ -142,7 +144,9 @@ public sealed class ChunkReader
         var payload = buffer.Slice(ChunkHeader.Size, _pending.WireLength);
         if (_pending.WireLength != 0)
         {
-            uint crc = ComputeCrc(payload);
+            uint crc = AppendCrc(_hashedCrc, payload.Slice(_hashedBytes));
+            _hashedBytes = 0;
+            _hashedCrc = 0;
             if (crc != _pending.PayloadCrc)
                 throw new StreamFormatException(StreamErrorCode.PayloadChecksumMismatch, Position + ChunkHeader.Size,
                     $"{ChunkTypeRules.Name(_pending.Type)} payload CRC32C 0x{_pending.PayloadCrc:X8}, computed 0x{crc:X8}");
@@ -159,6 +163,24 @@ public sealed class ChunkReader
         if (ChunkTypeRules.IsTerminal(_pending.Type)) IsEnded = true;
         buffer = buffer.Slice(total);
         return true;
+    }
+
+    /// <summary>
+    /// Hashes what has arrived of the pending chunk's payload, <paramref name="buffer"/> being what
+    /// <see cref="TryReadChunk"/> left unread (it starts at that chunk's header). A receive loop that reads a large
+    /// chunk in steps calls it after each, while the bytes just received are still in the CPU's cache:
+    /// <see cref="TryReadChunk"/> then only hashes the rest and checks the whole. A payload read back after the
+    /// last step had partly left the cache (the socket copy moves as many bytes through it), and the check ran at
+    /// about half the speed it has on cached data. Nothing is trusted earlier: the chunk is still returned only
+    /// once every byte matched its CRC32C.
+    /// </summary>
+    internal void HashArrivedPayload(in ReadOnlySequence<byte> buffer)
+    {
+        if (!_hasPending || buffer.Length <= ChunkHeader.Size) return;
+        long arrived = Math.Min(buffer.Length - ChunkHeader.Size, _pending.WireLength);
+        if (arrived <= _hashedBytes) return;
+        _hashedCrc = AppendCrc(_hashedCrc, buffer.Slice(ChunkHeader.Size + _hashedBytes, arrived - _hashedBytes));
+        _hashedBytes = arrived;
     }
 
     /// <summary>
@@ -242,10 +264,12 @@ public sealed class ChunkReader
             throw new StreamFormatException(StreamErrorCode.BadSync, Position, "expected the chunk sync word \"SKCH\"");
     }
 
-    internal static uint ComputeCrc(in ReadOnlySequence<byte> payload)
+    internal static uint ComputeCrc(in ReadOnlySequence<byte> payload) => AppendCrc(0, payload);
+
+    /// <summary>The CRC32C of the bytes behind <paramref name="crc"/> followed by <paramref name="payload"/> (0 = nothing before).</summary>
+    private static uint AppendCrc(uint crc, in ReadOnlySequence<byte> payload)
     {
-        if (payload.IsSingleSegment) return Crc32C.Compute(payload.FirstSpan);
-        uint crc = 0;
+        if (payload.IsSingleSegment) return Crc32C.Append(crc, payload.FirstSpan);
         foreach (var segment in payload) crc = Crc32C.Append(crc, segment.Span);
         return crc;
     }

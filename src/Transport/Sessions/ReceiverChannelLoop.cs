@@ -129,7 +129,7 @@ internal sealed class ReceiverChannelLoop
             reader.StartAfterPreamble(_preamble, Preamble.Size);
             long needed = ChunkHeader.Size;
             long allocatedFrom = 0, poolFrom = 0, chunksFrom = -1;
-            while (!Consume(window.ReadAtLeast((int)needed, stop), reader, window, ref needed))
+            while (!Consume(window.ReadAtLeast(NextStep(window, needed), stop), reader, window, ref needed))
             {
                 if (chunksFrom < 0 && State.Summary.Chunks >= WarmUpChunks)
                     (chunksFrom, allocatedFrom, poolFrom) = (State.Summary.Chunks, GC.GetAllocatedBytesForCurrentThread(), _pool.BlockAllocationBytes);
@@ -160,6 +160,16 @@ internal sealed class ReceiverChannelLoop
         Drain(window, stop);
     }
 
+    /// <summary>
+    /// What the next blocking read waits for: the rest of the chunk, or <see cref="HashStep"/> more bytes of a
+    /// large one, whose payload <see cref="Consume"/> then hashes while it is still in the CPU's cache (a 1 MiB
+    /// chunk checked after its last byte arrived was checked at 19-26 GB/s; the kernel does 50 in cache).
+    /// </summary>
+    private static int NextStep(ReceiveWindow window, long needed) => (int)Math.Min(needed, window.BufferedBytes + HashStep);
+
+    /// <summary>Bytes per blocking read of a chunk larger than this (see <see cref="NextStep"/>).</summary>
+    private const int HashStep = 256 * 1024;
+
     private ReceiveWindow NewWindow() => new(_connection, _pool, _blockSize, _session.ReadAhead);
 
     private ChunkReader NewReader() =>
@@ -186,6 +196,7 @@ internal sealed class ReceiverChannelLoop
                 break;
             }
         }
+        if (!ended) reader.HashArrivedPayload(buffer); // while it is in cache (see NextStep)
         window.AdvanceTo(buffer.Start);
         if (ended) return true;
         if (result.IsCompleted)

@@ -233,4 +233,48 @@ public class ChunkReaderTests
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
         Assert.Equal(199, count);
     }
+
+    /// <summary>
+    /// A chunk fed in steps, its arrived payload hashed after each (as the blocking receive loop does): the same
+    /// chunk comes out, and a flipped byte in the part hashed early or in the rest still fails the payload check.
+    /// </summary>
+    [Fact]
+    public void PayloadHashedAsItArrivesIsStillCheckedWhole()
+    {
+        var payload = new byte[40_000];
+        new Random(5).NextBytes(payload);
+        byte[] stream = RawStream.Build(RawStream.Forward(), RawStream.Begin(1), RawStream.Data(1, 0, 1, 0, payload));
+        int dataAt = stream.Length - ChunkHeader.Size - payload.Length;
+        foreach (int? flip in new int?[] { null, dataAt + ChunkHeader.Size + 3, dataAt + ChunkHeader.Size + 30_000, stream.Length - 1 })
+        {
+            foreach (int step in new[] { 1_000, 7_777, 39_999 })
+            {
+                var bytes = (byte[])stream.Clone();
+                if (flip is int at) bytes[at] ^= 0x40;
+                var reader = new ChunkReader();
+                var chunks = new List<(ChunkType Type, byte[] Payload)>();
+                int consumed = 0;
+                try
+                {
+                    for (int arrived = Math.Min(step, bytes.Length); ; arrived = Math.Min(arrived + step, bytes.Length))
+                    {
+                        var buffer = new ReadOnlySequence<byte>(bytes, consumed, arrived - consumed);
+                        while (reader.TryReadChunk(ref buffer, out var chunk)) chunks.Add((chunk.Header.Type, chunk.Payload.ToArray()));
+                        reader.HashArrivedPayload(buffer);
+                        consumed = arrived - (int)buffer.Length;
+                        if (arrived == bytes.Length) break;
+                    }
+                }
+                catch (StreamFormatException e) when (flip is not null)
+                {
+                    Assert.Equal(StreamErrorCode.PayloadChecksumMismatch, e.Code);
+                    Assert.Equal(dataAt + ChunkHeader.Size, e.StreamOffset);
+                    continue;
+                }
+                Assert.True(flip is null, $"a flipped byte at {flip} passed (step {step})");
+                Assert.Equal([ChunkType.DeviceBegin, ChunkType.Data], chunks.Select(c => c.Type));
+                Assert.Equal(payload, chunks[1].Payload);
+            }
+        }
+    }
 }
