@@ -41,6 +41,26 @@ public sealed class EarlyChunkHoldTests
         return (stream, feed, receiving);
     }
 
+    /// <summary>
+    /// The receive failed with <paramref name="code"/>, the destination device is back to what it held before
+    /// (reset: RUNNING, same state), and nothing is left held, timed out or stored.
+    /// </summary>
+    private static MigrationException AssertFailedAndReset(MigrationResult? result, Exception? error, StreamErrorCode code,
+        SimulatedDevice blank, ulong before, ReceiverSession session)
+    {
+        Assert.Null(result);
+        var e = Assert.IsType<MigrationException>(error);
+        Assert.Equal(code, e.Code);
+        Assert.Equal(MigrationState.Running, blank.GetState());
+        Assert.Equal(before, blank.StateDigest);
+        var inbox = session.Writers[0].Inbox;
+        Assert.Equal(0, inbox.HoldingCount);
+        Assert.Equal(0, inbox.HoldTimeouts);
+        Assert.Equal(0, session.EarlyChunksHeldInPlace);
+        Assert.Equal(0, session.Store!.Used);
+        return e;
+    }
+
     /// <summary>Connects <paramref name="stream"/>'s channels over TCP, starts the receiver and sends every preamble; the caller disposes the feed.</summary>
     private static async Task<(CraftedStream.Feed Feed, Task<(MigrationResult? Value, Exception? Error)> Receiving)> StartAsync(
         CraftedStream stream, IMigrationDevice[] destinations, TimeSpan hold, CancellationToken ct)
@@ -157,14 +177,7 @@ public sealed class EarlyChunkHoldTests
         await feed.EndAsync(0, ct);
 
         var (result, error) = await receiving;
-        Assert.Null(result);
-        var e = Assert.IsType<MigrationException>(error);
-        Assert.Equal(StreamErrorCode.PeerAborted, e.Code);
-        Assert.Equal(MigrationState.Running, blank.GetState());
-        Assert.Equal(before, blank.StateDigest);
-        Assert.Equal(0, session.Writers[0].Inbox.HoldingCount);
-        Assert.Equal(0, session.EarlyChunksHeldInPlace);
-        Assert.Equal(0, session.Store!.Used);
+        AssertFailedAndReset(result, error, StreamErrorCode.PeerAborted, blank, before, session);
     }
 
     [Fact]
@@ -280,16 +293,7 @@ public sealed class EarlyChunkHoldTests
         await feed.EndAsync(0, ct);
 
         var (result, error) = await receiving;
-        Assert.Null(result);
-        var e = Assert.IsType<MigrationException>(error);
-        Assert.Equal(StreamErrorCode.TruncatedStream, e.Code);
-        Assert.Equal(MigrationState.Running, blank.GetState());
-        Assert.Equal(before, blank.StateDigest);
-        var inbox = session.Writers[0].Inbox;
-        Assert.Equal(0, inbox.HoldingCount);
-        Assert.Equal(0, inbox.HoldTimeouts);
-        Assert.Equal(0, session.EarlyChunksHeldInPlace);
-        Assert.Equal(0, session.Store!.Used);
+        AssertFailedAndReset(result, error, StreamErrorCode.TruncatedStream, blank, before, session);
     }
 
     /// <summary>
@@ -317,17 +321,8 @@ public sealed class EarlyChunkHoldTests
         await feed.FinishAsync(0, ct);
 
         var (result, error) = await receiving;
-        Assert.Null(result);
-        var e = Assert.IsType<MigrationException>(error);
-        Assert.Equal(StreamErrorCode.SequenceGap, e.Code);
+        var e = AssertFailedAndReset(result, error, StreamErrorCode.SequenceGap, blank, before, session);
         Assert.Contains("on wait for epoch 0 sequence 4", e.Message);
-        Assert.Equal(MigrationState.Running, blank.GetState());
-        Assert.Equal(before, blank.StateDigest);
-        var inbox = session.Writers[0].Inbox;
-        Assert.Equal(0, inbox.HoldingCount);
-        Assert.Equal(0, inbox.HoldTimeouts);
-        Assert.Equal(0, session.EarlyChunksHeldInPlace);
-        Assert.Equal(0, session.Store!.Used);
     }
 
     /// <summary>
@@ -371,17 +366,9 @@ public sealed class EarlyChunkHoldTests
         }
 
         var (result, error) = await receiving;
-        Assert.Null(result);
-        var e = Assert.IsType<MigrationException>(error);
-        Assert.Equal(StreamErrorCode.SequenceGap, e.Code);
+        var e = AssertFailedAndReset(result, error, StreamErrorCode.SequenceGap, blank, before, session);
         Assert.Contains($"on wait for epoch 0 sequence {Lost}", e.Message);
-        Assert.Equal(MigrationState.Running, blank.GetState());
-        Assert.Equal(before, blank.StateDigest);
         Assert.Equal(holdingWhenItEnds ? 1 : 0, inbox.StrandedHolds);
-        Assert.Equal(0, inbox.HoldTimeouts);
-        Assert.Equal(0, inbox.HoldingCount);
-        Assert.Equal(0, session.EarlyChunksHeldInPlace);
-        Assert.Equal(0, session.Store!.Used);
     }
 
     /// <summary>
