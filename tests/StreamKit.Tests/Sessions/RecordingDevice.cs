@@ -1,4 +1,5 @@
 using StreamKit.Device;
+using StreamKit.Transport.Fuzzing;
 
 namespace StreamKit.Tests.Sessions;
 
@@ -8,7 +9,7 @@ namespace StreamKit.Tests.Sessions;
 /// no unverified (e.g. corrupted in flight) byte reached the device. It also notices two writes into
 /// the device at the same time (each write lingers a little to widen the window for such a race).
 /// </summary>
-internal sealed class RecordingDevice(SimulatedDevice inner) : IMigrationDevice
+internal sealed class RecordingDevice(SimulatedDevice inner) : ForwardingDevice(inner)
 {
     private readonly List<MemoryStream> _sessions = [];
     private int _writing;
@@ -25,18 +26,8 @@ internal sealed class RecordingDevice(SimulatedDevice inner) : IMigrationDevice
         get { lock (_sessions) return _sessions.Select(s => s.ToArray()).ToList(); }
     }
 
-    public string Name => Inner.Name;
-    public string DriverHint => Inner.DriverHint;
-    public MigrationFeatures Features => Inner.Features;
-    public MigrationState GetState() => Inner.GetState();
-    public ulong? GetStopCopySizeEstimate() => Inner.GetStopCopySizeEstimate();
-    public void Reset() => Inner.Reset();
-    public void Dispose() => Inner.Dispose();
-
-    public IMigrationDataChannel? SetState(MigrationState target)
+    protected override IMigrationDataChannel Wrap(IMigrationDataChannel channel)
     {
-        var channel = Inner.SetState(target);
-        if (channel is null) return null;
         var log = new MemoryStream();
         lock (_sessions) _sessions.Add(log);
         return new Channel(channel, log, this);
@@ -58,33 +49,28 @@ internal sealed class RecordingDevice(SimulatedDevice inner) : IMigrationDevice
         return true;
     }
 
-    private sealed class Channel(IMigrationDataChannel inner, MemoryStream log, RecordingDevice owner) : IMigrationDataChannel
+    private sealed class Channel(IMigrationDataChannel inner, MemoryStream log, RecordingDevice owner) : ForwardingDataChannel(inner)
     {
-        public bool IsSaving => inner.IsSaving;
-
-        public DataReadResult Read(Span<byte> buffer)
+        public override DataReadResult Read(Span<byte> buffer)
         {
-            var r = inner.Read(buffer);
+            var r = Inner.Read(buffer);
             if (r.Status == DataReadStatus.Data) lock (log) log.Write(buffer[..r.Count]);
             return r;
         }
 
-        public void Write(ReadOnlySpan<byte> data)
+        public override void Write(ReadOnlySpan<byte> data)
         {
             if (Interlocked.Increment(ref owner._writing) > 1) Interlocked.Increment(ref owner._overlaps);
             try
             {
                 lock (log) log.Write(data); // recorded first: even a write the device then refuses counts as "seen"
                 Thread.SpinWait(200);
-                inner.Write(data);
+                Inner.Write(data);
             }
             finally
             {
                 Interlocked.Decrement(ref owner._writing);
             }
         }
-
-        public PrecopyInfo? GetPrecopyInfo() => inner.GetPrecopyInfo();
-        public void Dispose() => inner.Dispose();
     }
 }

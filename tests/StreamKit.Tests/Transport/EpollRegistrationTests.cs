@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using StreamKit.Device;
 using StreamKit.Tests.Sessions;
 using StreamKit.Transport;
+using StreamKit.Transport.Fuzzing;
 using Xunit;
 using static StreamKit.Tests.Transport.TransportTestKit;
 
@@ -125,19 +126,11 @@ public class EpollRegistrationTests
     }
 
     /// <summary>A destination device that runs a check once, on the writer's thread, when the bytes written reach a point.</summary>
-    private sealed class ProbeDevice(SimulatedDevice inner, long atBytes, Action check) : IMigrationDevice
+    private sealed class ProbeDevice(SimulatedDevice inner, long atBytes, Action check) : ForwardingDevice(inner)
     {
         private long _written;
 
-        public string Name => inner.Name;
-        public string DriverHint => inner.DriverHint;
-        public MigrationFeatures Features => inner.Features;
-        public MigrationState GetState() => inner.GetState();
-        public ulong? GetStopCopySizeEstimate() => inner.GetStopCopySizeEstimate();
-        public void Reset() => inner.Reset();
-        public void Dispose() => inner.Dispose();
-
-        public IMigrationDataChannel? SetState(MigrationState target) => inner.SetState(target) is { } channel ? new Channel(channel, this) : null;
+        protected override IMigrationDataChannel Wrap(IMigrationDataChannel channel) => new Channel(channel, this);
 
         private void Wrote(long bytes)
         {
@@ -145,22 +138,19 @@ public class EpollRegistrationTests
             if (before < atBytes && before + bytes >= atBytes) check();
         }
 
-        private sealed class Channel(IMigrationDataChannel inner, ProbeDevice owner) : IMigrationDataChannel
+        // Re-implements the interface so that zero runs keep the simulator's own WriteZeros (ForwardingDataChannel
+        // leaves them to the interface's default, zero blocks through Write).
+        private sealed class Channel(IMigrationDataChannel inner, ProbeDevice owner) : ForwardingDataChannel(inner), IMigrationDataChannel
         {
-            public bool IsSaving => inner.IsSaving;
-            public DataReadResult Read(Span<byte> buffer) => inner.Read(buffer);
-            public PrecopyInfo? GetPrecopyInfo() => inner.GetPrecopyInfo();
-            public void Dispose() => inner.Dispose();
-
-            public void Write(ReadOnlySpan<byte> data)
+            public override void Write(ReadOnlySpan<byte> data)
             {
-                inner.Write(data);
+                Inner.Write(data);
                 owner.Wrote(data.Length);
             }
 
             public void WriteZeros(long count)
             {
-                inner.WriteZeros(count);
+                Inner.WriteZeros(count);
                 owner.Wrote(count);
             }
         }
