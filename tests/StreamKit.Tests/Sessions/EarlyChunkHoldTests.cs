@@ -48,11 +48,7 @@ public sealed class EarlyChunkHoldTests
     private static MigrationException AssertFailedAndReset(MigrationResult? result, Exception? error, StreamErrorCode code,
         SimulatedDevice blank, ulong before, ReceiverSession session)
     {
-        Assert.Null(result);
-        var e = Assert.IsType<MigrationException>(error);
-        Assert.Equal(code, e.Code);
-        Assert.Equal(MigrationState.Running, blank.GetState());
-        Assert.Equal(before, blank.StateDigest);
+        var e = AssertReceiveFailed(result, error, code, blank, before);
         var inbox = session.Writers[0].Inbox;
         Assert.Equal(0, inbox.HoldingCount);
         Assert.Equal(0, inbox.HoldTimeouts);

@@ -178,9 +178,6 @@ public sealed class InlineWriteTests
         await feed.SendPreamblesAsync(ct);
         await feed.FinishAsync(1, ct);
         var (result, error) = await receiving;
-        Assert.Null(result);
-        Assert.Equal(StreamErrorCode.ReassemblyOverflow, Assert.IsType<MigrationException>(error).Code);
-        Assert.Equal(MigrationState.Running, blank.GetState());
-        Assert.Equal(before, blank.StateDigest);
+        AssertReceiveFailed(result, error, StreamErrorCode.ReassemblyOverflow, blank, before);
     }
 }

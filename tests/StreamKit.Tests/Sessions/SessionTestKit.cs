@@ -137,10 +137,25 @@ internal static class SessionTestKit
     {
         var s = Assert.IsType<MigrationException>(outcome.SendError);
         var r = Assert.IsType<MigrationException>(outcome.ReceiveError);
-        Assert.Equal(MigrationState.Running, source.GetState());
-        Assert.Equal(sourceDigest, source.StateDigest);
-        Assert.Equal(MigrationState.Running, destination.GetState());
-        Assert.Equal(destinationDigest, destination.StateDigest);
+        AssertRunningWith(source, sourceDigest);
+        AssertRunningWith(destination, destinationDigest);
         return (s, r);
+    }
+
+    /// <summary>A receive on its own (a crafted stream) failed with <paramref name="code"/> and reset the destination to its old state.</summary>
+    public static MigrationException AssertReceiveFailed(MigrationResult? result, Exception? error, StreamErrorCode code, SimulatedDevice destination, ulong before)
+    {
+        Assert.Null(result);
+        var e = Assert.IsType<MigrationException>(error);
+        Assert.Equal(code, e.Code);
+        AssertRunningWith(destination, before);
+        return e;
+    }
+
+    /// <summary>The device runs and holds the state <paramref name="digest"/> names: what a failed migration leaves on either side.</summary>
+    private static void AssertRunningWith(SimulatedDevice device, ulong digest)
+    {
+        Assert.Equal(MigrationState.Running, device.GetState());
+        Assert.Equal(digest, device.StateDigest);
     }
 }
